@@ -1,0 +1,251 @@
+"""Pure pagination logic for ``sessions.list``: filters → query params, which page to ask for next, and
+how to read a page of either shape. The clients only do the fetching (sequentially or a few at a time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._http import check_email, check_int, list_items, require_id
+from .errors import APIError, ValidationError
+
+__all__ = [
+    "PageRequest",
+    "Page",
+    "PagePlan",
+    "page_request",
+    "parse_page",
+    "session_filters",
+    "prefetch_workers",
+]
+
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page to fetch: ``page`` (from 1) and ``limit`` as sent; ``take`` = how many of its items we keep."""
+
+    page: int
+    limit: int
+    take: int
+
+    @property
+    def offset(self) -> int:
+        """Index of the page's first item in the whole result."""
+        return (self.page - 1) * self.limit
+
+
+@dataclass(frozen=True)
+class Page:
+    """A parsed page: raw items plus what ``page_meta`` said (None where it said nothing)."""
+
+    items: list[Any]
+    complete: bool = False  # a bare JSON list: the whole result, no further pages
+    has_next: bool | None = None
+    total: int | None = None
+    total_pages: int | None = None
+    limit: int | None = None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def parse_page(body: Any) -> Page:
+    """Read a ``GET /sessions`` body: a bare list (complete) or ``{"sessions": [...], "page_meta": {...}}``."""
+    if isinstance(body, list):
+        return Page(items=body, complete=True)
+    items = list_items(body, "sessions")
+    if items is None:
+        keys = sorted(body)[:8] if isinstance(body, Mapping) else type(body).__name__
+        raise APIError(
+            f"unexpected sessions list response: expected a list or {{'sessions': [...]}}, got {keys}"
+        )
+    meta = body.get("page_meta") if isinstance(body, Mapping) else None
+    if not isinstance(meta, Mapping):
+        return Page(items=items)
+    has_next = meta.get("has_next")
+    return Page(
+        items=items,
+        has_next=has_next if isinstance(has_next, bool) else None,
+        total=_int(meta.get("total")),
+        total_pages=_int(meta.get("total_pages")),
+        limit=_int(meta.get("limit")) or None,
+    )
+
+
+def page_request(offset: int, remaining: int | None, page_size: int) -> PageRequest:
+    """The request for the items starting at ``offset`` (a multiple of ``page_size``).
+
+    When fewer than a page remain (``max_items`` is near), ask for less: the smallest ``limit`` in
+    ``[remaining, page_size]`` that divides ``offset``, so that ``page = offset // limit + 1`` still starts
+    exactly at ``offset`` (``page`` and ``limit`` define the offset together; shrinking only ``limit``
+    would skip or repeat items).
+
+    >>> page_request(0, 30, 100), page_request(200, 50, 100), page_request(200, 30, 100)
+    (PageRequest(page=1, limit=30, take=30), PageRequest(page=5, limit=50, take=50), PageRequest(page=6, limit=40, take=30))
+    """
+    if remaining is None or remaining >= page_size:
+        return PageRequest(page=offset // page_size + 1, limit=page_size, take=page_size)
+    if offset == 0:
+        return PageRequest(page=1, limit=remaining, take=remaining)
+    limit = next(d for d in range(remaining, page_size + 1) if offset % d == 0)
+    return PageRequest(page=offset // limit + 1, limit=limit, take=remaining)
+
+
+class PagePlan:
+    """Which pages to fetch and when to stop, for one listing.
+
+    Feed each fetched page to :meth:`accept` in order; it returns the items to yield and whether the
+    listing is finished. :meth:`next_request` gives the next page for sequential fetching;
+    :meth:`known_requests` (after the first page) lists every remaining page when ``page_meta`` told the
+    total, so they can be fetched concurrently — never past ``max_items``.
+    """
+
+    def __init__(self, page_size: int, max_items: int | None) -> None:
+        self.page_size = page_size
+        self.max_items = max_items
+        self.yielded = 0
+        self.offset = 0
+        self.pages = 0
+
+    def _remaining(self, offset: int) -> int | None:
+        return None if self.max_items is None else self.max_items - offset
+
+    def next_request(self) -> PageRequest | None:
+        """The next page to fetch, or None when ``max_items`` is reached."""
+        remaining = self._remaining(self.yielded)
+        if remaining is not None and remaining <= 0:
+            return None
+        return page_request(self.offset, remaining, self.page_size)
+
+    def accept(self, request: PageRequest, page: Page) -> tuple[list[Any], bool]:
+        """(items to yield, finished?) for a fetched page."""
+        self.pages += 1
+        if page.complete:
+            keep = page.items if self.max_items is None else page.items[: self.max_items - self.yielded]
+            self.yielded += len(keep)
+            return keep, True
+        effective = request.limit
+        if request.page == 1 and page.limit is not None and page.limit < request.limit:
+            # The service capped the page size: continue with its size so offsets stay aligned.
+            effective = self.page_size = page.limit
+        keep = page.items[: request.take]
+        if self.max_items is not None:
+            keep = keep[: max(0, self.max_items - self.yielded)]
+        self.yielded += len(keep)
+        self.offset = request.offset + effective
+        finished = (
+            not page.items
+            or page.has_next is False
+            or (page.has_next is None and len(page.items) < effective)
+            or (self.max_items is not None and self.yielded >= self.max_items)
+        )
+        return keep, finished
+
+    def known_requests(self, first: Page) -> list[PageRequest] | None:
+        """Every page after the first, when the first page's ``page_meta`` told the total; else None."""
+        if first.complete or first.has_next is not True:
+            return None
+        if first.total is not None:
+            target = first.total
+        elif first.total_pages is not None:
+            target = first.total_pages * self.page_size
+        else:
+            return None
+        if self.max_items is not None:
+            target = min(target, self.max_items)
+        requests = []
+        offset = self.offset
+        while offset < target:
+            request = page_request(offset, self._remaining(offset), self.page_size)
+            requests.append(request)
+            offset += request.limit
+        return requests
+
+
+def _as_datetime(value: Any, field: str, *, end_of_day: bool) -> tuple[str, dt.datetime]:
+    """(ISO string to send, aware UTC instant for comparing) for a date filter."""
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        aware = aware.astimezone(dt.timezone.utc)
+        return aware.isoformat(), aware
+    if isinstance(value, dt.date):
+        instant = dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+        if end_of_day:
+            instant += dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+        return value.isoformat(), instant
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return text, _as_datetime(dt.date.fromisoformat(text), field, end_of_day=end_of_day)[1]
+            parsed = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "zZ" else text)
+        except ValueError:
+            pass
+        else:
+            aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+            return text, aware.astimezone(dt.timezone.utc)
+    raise ValidationError(
+        f"{field} must be a date, a datetime or an ISO-8601 string like '2025-03-01' or "
+        f"'2025-03-01T09:00:00Z', got {value!r}",
+        field=field,
+    )
+
+
+def session_filters(
+    *,
+    scenario_id: Any = None,
+    user_email: Any = None,
+    from_date: Any = None,
+    to_date: Any = None,
+) -> dict[str, str]:
+    """Validated query parameters for the session filters (dates sent as ISO strings).
+
+    ``user_email`` may be one address or a list of them (sent comma-separated).
+    """
+    params: dict[str, str] = {}
+    if scenario_id is not None:
+        params["scenario_id"] = require_id(scenario_id, "scenario_id")
+    if user_email is not None:
+        emails = [user_email] if isinstance(user_email, str) else user_email
+        if not isinstance(emails, (list, tuple, set, frozenset)) or not emails:
+            raise ValidationError(
+                f"user_email must be an e-mail address or a non-empty list of them, got {user_email!r}",
+                field="user_email",
+            )
+        params["user_email"] = ",".join(check_email(e) for e in emails)
+    start = end = None
+    if from_date is not None:
+        params["from_date"], start = _as_datetime(from_date, "from_date", end_of_day=False)
+    if to_date is not None:
+        params["to_date"], end = _as_datetime(to_date, "to_date", end_of_day=True)
+    if start is not None and end is not None and start > end:
+        raise ValidationError(
+            f"from_date ({params['from_date']}) is after to_date ({params['to_date']}); "
+            "swap them or widen the range",
+            field="from_date",
+        )
+    return params
+
+
+def check_paging(page_size: Any, max_items: Any) -> tuple[int, int | None]:
+    """Validated ``page_size`` (1–500) and ``max_items`` (None or an int >= 0)."""
+    size = check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
+    if max_items is not None:
+        if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 0:
+            raise ValidationError(f"max_items must be None or an integer >= 0, got {max_items!r}", field="max_items")
+    return size, max_items
+
+
+def prefetch_workers(prefetch: Any) -> int:
+    """How many pages may be in flight: True → 4, False → 1 (sequential), an int 1–16 as given."""
+    if prefetch is True:
+        return 4
+    if prefetch is False or prefetch is None:
+        return 1
+    return check_int(prefetch, "prefetch", 1, 16)

@@ -1,0 +1,431 @@
+"""The sandbox's domain state and rules, without HTTP: scenarios, sessions, analyses and the balance.
+Errors are :class:`SandboxError` carrying the status code the service would answer with."""
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from .clock import DEMO_NOW, DeterministicClock, IdGenerator, RealClock
+from .counters import Counters
+from .demo_data import DemoOrg, build_demo
+from .records import COMPLETED, IN_PROGRESS, TERMINATED, ScenarioRecord, SessionRecord
+from .scoring import DEFAULT_RUBRIC, analyze_transcript, parse_transcript
+
+__all__ = ["SandboxError", "SandboxState", "STARTING_MINUTES", "ANALYSIS_COST", "parse_rubric_text"]
+
+#: The demo organisation's starting balance, in minutes.
+STARTING_MINUTES = 100_000.0
+#: Minutes charged per new analysis.
+ANALYSIS_COST = 1.0
+
+# Fields of the scenario upsert kept as first-class record attributes; the rest go to ``extra``.
+_CORE_FIELDS = {"name", "ai_instructions", "description", "user_friendly_description", "is_public", "is_recording",
+                "session_analysis", "type", "rubrik", "processed_rubrik", "user_metadata", "id"}
+
+
+class SandboxError(Exception):
+    """A refusal by the domain rules, with the HTTP status the service would use.
+
+    Attributes
+    ----------
+    status : int
+    message : str
+    details : dict
+        Extra context for the documented dialect's ``details``.
+    """
+
+    def __init__(self, status: int, message: str, /, **details: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details
+
+
+def parse_rubric_text(text: str | None) -> list[dict[str, Any]]:
+    """Turn free rubric text into weighted topics.
+
+    One topic per non-empty line; ``Topic (25%): what good looks like`` or ``Topic - 25%``. Lines without
+    weights share what is left; weights are scaled to sum to 100.
+
+    Examples
+    --------
+    >>> [(r["topic"], r["weight"]) for r in parse_rubric_text("- Empathy (60%)\\n- Next steps (40%)")]
+    [('Empathy', 60.0), ('Next steps', 40.0)]
+    """
+    entries: list[dict[str, Any]] = []
+    for line in (text or "").splitlines():
+        line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line).strip()
+        if not line:
+            continue
+        weight_match = re.search(r"(\d+(?:\.\d+)?)\s*%", line)
+        head, _, prompt = line.partition(":")
+        topic = re.sub(r"\(?\s*\d+(?:\.\d+)?\s*%\s*\)?", "", head).strip(" -–(")
+        if not topic:
+            continue
+        entries.append({"topic": topic[:120], "weight": float(weight_match.group(1)) if weight_match else None,
+                        "prompt": prompt.strip() or topic, "requires_video": False})
+    if not entries:
+        return []
+    given = sum(e["weight"] for e in entries if e["weight"] is not None)
+    missing = [e for e in entries if e["weight"] is None]
+    if missing:
+        share = max(0.0, 100.0 - given) / len(missing) if given < 100 else 0.0
+        for e in missing:
+            e["weight"] = share
+    total = sum(e["weight"] for e in entries)
+    if total <= 0:
+        for e in entries:
+            e["weight"] = round(100.0 / len(entries), 2)
+    elif abs(total - 100.0) > 1e-6:
+        for e in entries:
+            e["weight"] = round(e["weight"] * 100.0 / total, 2)
+    return entries
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _estimate_duration(transcript: str) -> float:
+    turns = parse_transcript(transcript)
+    if not turns:
+        return 0.0
+    words = sum(len(t.text.split()) for t in turns)
+    last = next((t for t in reversed(turns) if t.t is not None), None)
+    if last is not None:
+        return round(last.t + len(last.text.split()) / 2.6 + 1.0, 1)
+    return round(words / 2.6 + 1.5 * len(turns), 1)
+
+
+class SandboxState:
+    """Scenarios, sessions, analyses and the balance of one sandbox organisation.
+
+    Every public method takes :attr:`lock`, so the state may be shared by threads (the transport's
+    callers and the HTTP server's loop).
+
+    Parameters
+    ----------
+    seed : int
+        Seeds the demo organisation and the ids of objects created later.
+    sessions : int, optional
+        Size of the demo organisation (see :func:`~ttai_notebook.sandbox.demo_data.build_demo`).
+    clock : {"demo", "real"}
+        ``demo``: timestamps start at :data:`DEMO_NOW` and advance a fixed step per mutation;
+        ``real``: wall time.
+    counters : Counters, optional
+        Where creates and analyses are counted.
+    """
+
+    def __init__(self, seed: int = 0, sessions: int | None = None, clock: str = "demo",
+                 counters: Counters | None = None) -> None:
+        if clock not in ("demo", "real"):
+            raise ValueError(f"clock must be 'demo' or 'real', got {clock!r}")
+        self.seed = seed
+        self.size = sessions
+        self.clock_kind = clock
+        self.counters = counters if counters is not None else Counters()
+        self.lock = threading.RLock()
+        self.reset()
+
+    # ---- lifecycle ----
+    def reset(self) -> None:
+        """Back to the seeded demo organisation (new objects, the balance and the clock are reset)."""
+        with self.lock:
+            org = build_demo(self.seed, self.size)
+            self.org: DemoOrg = org
+            self.owner_id = org.owner_id
+            self.scenarios: dict[str, ScenarioRecord] = {s.id: s for s in org.scenarios}
+            self.sessions: dict[str, SessionRecord] = {s.id: s for s in org.sessions}
+            self._order: list[SessionRecord] = list(org.sessions)  # newest first
+            self.users: dict[str, str] = {t.email: t.user_id for t in org.trainees}
+            self.available_minutes = STARTING_MINUTES
+            self.balance_updated = DEMO_NOW - timedelta(days=1)
+            self.access_tokens: dict[str, dict[str, Any]] = {}
+            self.clock = DeterministicClock() if self.clock_kind == "demo" else RealClock()
+            self.ids = IdGenerator(self.seed, "run")
+
+    def _new_id(self, at: datetime, taken: Mapping[str, Any]) -> str:
+        new = self.ids.new_id(at)
+        while new in taken:
+            new = self.ids.new_id(at)
+        return new
+
+    def summary(self) -> dict[str, Any]:
+        """Current sizes: scenarios, sessions by status, analysed, trainees, teams, weeks, balance."""
+        with self.lock:
+            by_status: dict[str, int] = {}
+            for s in self._order:
+                by_status[s.status] = by_status.get(s.status, 0) + 1
+            return {
+                "scenarios": len(self.scenarios),
+                "sessions": len(self._order),
+                "by_status": dict(sorted(by_status.items())),
+                "analysed": sum(1 for s in self._order if s.analyzed),
+                "trainees": len(self.org.trainees),
+                "teams": len(self.org.teams),
+                "weeks": self.org.weeks,
+                "available_minutes": self.available_minutes,
+            }
+
+    # ---- scenarios ----
+    def list_scenarios(self, search: str | None = None, type: str | None = None) -> list[ScenarioRecord]:
+        """Scenarios, newest first; ``search`` is a case-insensitive substring of name or description."""
+        with self.lock:
+            items = sorted(self.scenarios.values(), key=lambda s: s.created_at, reverse=True)
+            if search:
+                needle = search.lower()
+                items = [s for s in items if needle in s.name.lower() or needle in (s.description or "").lower()]
+            if type:
+                items = [s for s in items if s.type == type]
+            return items
+
+    def get_scenario(self, scenario_id: str) -> ScenarioRecord:
+        """One scenario, or 404."""
+        with self.lock:
+            rec = self.scenarios.get(scenario_id)
+            if rec is None:
+                raise SandboxError(404, f"Scenario not found: {scenario_id}", scenario_id=scenario_id)
+            return rec
+
+    def _apply_rubric(self, rec: ScenarioRecord, fields: Mapping[str, Any]) -> None:
+        processed = fields.get("processed_rubrik")
+        if "rubrik" in fields:
+            rec.rubrik = fields["rubrik"]
+        if processed and processed.get("criteria"):
+            rec.rubric = [{"topic": c["topic"], "weight": float(c["weight"]), "prompt": c["prompt"],
+                           "requires_video": bool(c.get("requires_video") or False)} for c in processed["criteria"]]
+            rec.rubric_user_set = True
+        elif "rubrik" in fields:
+            rec.rubric = parse_rubric_text(rec.rubrik)
+            rec.rubric_user_set = False
+
+    def create_scenario(self, fields: Mapping[str, Any]) -> ScenarioRecord:
+        """Create a scenario from validated upsert fields. ``name`` and ``ai_instructions`` are required.
+
+        Raises
+        ------
+        SandboxError
+            400 when ``name`` or ``ai_instructions`` is missing or blank.
+        """
+        with self.lock:
+            for name in ("name", "ai_instructions"):
+                if _blank(fields.get(name)):
+                    state = "blank" if name in fields and fields[name] is not None else "missing"
+                    raise SandboxError(400, f"Field '{name}' is required to create a scenario and must not be blank"
+                                       f" (it was {state}).", field=name)
+            now = self.clock.tick()
+            rec = ScenarioRecord(
+                id=self._new_id(now, self.scenarios), name=fields["name"].strip(),
+                ai_instructions=fields["ai_instructions"], created_at=now, updated_at=now, created_by=self.owner_id,
+                description=fields.get("description"), user_friendly_description=fields.get("user_friendly_description"),
+                is_public=True if fields.get("is_public") is None else bool(fields["is_public"]),
+                is_recording=bool(fields.get("is_recording") or False),
+                session_analysis=fields.get("session_analysis"), type=fields.get("type") or "default",
+                user_metadata=fields.get("user_metadata"),
+                extra={k: v for k, v in fields.items() if k not in _CORE_FIELDS},
+            )
+            self._apply_rubric(rec, fields)
+            self.scenarios[rec.id] = rec
+            self.counters.creates["scenario"] += 1
+            return rec
+
+    def update_scenario(self, scenario_id: str, fields: Mapping[str, Any]) -> ScenarioRecord:
+        """Change exactly the given fields of a scenario (404 if unknown; 400 for a blank name/instructions)."""
+        with self.lock:
+            rec = self.get_scenario(scenario_id)
+            for name in ("name", "ai_instructions"):
+                if name in fields and _blank(fields[name]):
+                    raise SandboxError(400, f"Field '{name}' must not be blank.", field=name)
+            for key, value in fields.items():
+                if key in ("id", "rubrik", "processed_rubrik"):
+                    continue
+                if key == "name":
+                    rec.name = value.strip()
+                elif key == "is_public":
+                    rec.is_public = True if value is None else bool(value)
+                elif key == "is_recording":
+                    rec.is_recording = bool(value or False)
+                elif key == "type":
+                    rec.type = value or "default"
+                elif key in _CORE_FIELDS:
+                    setattr(rec, key, value)
+                else:
+                    rec.extra[key] = value
+            self._apply_rubric(rec, fields)
+            rec.updated_at = self.clock.tick()
+            return rec
+
+    def delete_scenario(self, scenario_id: str) -> None:
+        """Delete a scenario (404 if unknown). Its sessions stay."""
+        with self.lock:
+            self.get_scenario(scenario_id)
+            del self.scenarios[scenario_id]
+            self.clock.tick()
+
+    # ---- sessions ----
+    def get_session(self, session_id: str) -> SessionRecord:
+        """One session, or 404."""
+        with self.lock:
+            rec = self.sessions.get(session_id)
+            if rec is None:
+                raise SandboxError(404, f"Session not found: {session_id}", session_id=session_id)
+            return rec
+
+    def get_sessions(self, session_ids: Iterable[str]) -> list[SessionRecord]:
+        """The known sessions among ``session_ids``, in the order asked, without duplicates."""
+        with self.lock:
+            seen: set[str] = set()
+            out = []
+            for sid in session_ids:
+                rec = self.sessions.get(sid)
+                if rec is not None and sid not in seen:
+                    seen.add(sid)
+                    out.append(rec)
+            return out
+
+    def list_sessions(self, *, scenario_id: str | None = None, user_emails: Sequence[str] | None = None,
+                      updated_from: datetime | None = None, updated_to: datetime | None = None,
+                      page: int = 1, limit: int = 50) -> tuple[list[SessionRecord], int]:
+        """A page of sessions, newest first, and the total matching.
+
+        ``user_emails`` match case-insensitively; the date range applies to ``updated_at`` (as the
+        service's ``from_date`` / ``to_date`` do), both ends inclusive.
+        """
+        with self.lock:
+            emails = {e.strip().lower() for e in user_emails or () if e.strip()} or None
+            matched = [
+                s for s in self._order
+                if (scenario_id is None or s.scenario_id == scenario_id)
+                and (emails is None or (s.user_email or "").lower() in emails)
+                and (updated_from is None or s.updated_at >= updated_from)
+                and (updated_to is None or s.updated_at <= updated_to)
+            ]
+            start = (page - 1) * limit
+            return matched[start:start + limit], len(matched)
+
+    def create_session(self, scenario_id: str, *, user_email: str | None = None, user_name: str | None = None,
+                       metadata: Mapping[str, Any] | None = None) -> SessionRecord:
+        """Start a session of a scenario (404 if the scenario is unknown). Status ``in_progress``."""
+        with self.lock:
+            scenario = self.get_scenario(scenario_id)
+            now = self.clock.tick()
+            email = user_email.strip() if user_email and user_email.strip() else None
+            if email is None:
+                user_id = self.owner_id
+            else:
+                user_id = self.users.get(email.lower()) or self._new_id(now, {})
+                self.users[email.lower()] = user_id
+            flat = {k: v for k, v in (metadata or {}).items() if isinstance(v, (str, int, float, bool))}
+            rec = SessionRecord(
+                id=self._new_id(now, self.sessions), scenario_id=scenario.id, scenario_name=scenario.name,
+                status=IN_PROGRESS, created_at=now, updated_at=now, user_id=user_id, user_email=email,
+                user_name=user_name, metadata=dict(metadata) if metadata else None, user_metadata=flat or None,
+                rubric=scenario.rubric or None,
+            )
+            self.sessions[rec.id] = rec
+            self._order.insert(0, rec)
+            self.counters.creates["session"] += 1
+            return rec
+
+    def complete_session(self, session_id: str, transcript: str, *, duration_s: float | None = None,
+                         status: str = COMPLETED) -> SessionRecord:
+        """Finish a running session with its transcript (what the practice page does).
+
+        Completing again with the same transcript and status returns the session unchanged (a retried
+        request is harmless); anything else on a finished session is 409.
+        """
+        if status not in (COMPLETED, TERMINATED):
+            raise SandboxError(422, f"status must be 'completed' or 'terminated', got {status!r}", field="status")
+        with self.lock:
+            rec = self.get_session(session_id)
+            if rec.status != IN_PROGRESS:
+                if rec.status == status and rec.get_transcript() == transcript:
+                    return rec
+                raise SandboxError(409, f"Session {session_id} is already {rec.status}; it cannot be completed again.",
+                                   session_id=session_id, status=rec.status)
+            if status == COMPLETED and not transcript.strip():
+                raise SandboxError(400, "transcript is empty; a completed session needs at least one turn "
+                                   "('[00:05] User: ...'). Use status 'terminated' for a session that ended without one.",
+                                   field="transcript")
+            now = self.clock.tick()
+            rec.transcript = transcript
+            rec.transcript_gen = None
+            rec.status = status
+            rec.completed_at = now
+            rec.updated_at = now
+            rec.duration = round(float(duration_s), 1) if duration_s is not None else _estimate_duration(transcript)
+            scenario = self.scenarios.get(rec.scenario_id)
+            auto = bool(scenario and (scenario.session_analysis or {}).get("is_auto_analysis"))
+            if auto and status == COMPLETED and self.available_minutes >= ANALYSIS_COST:
+                self._run_analysis(rec)
+            return rec
+
+    # ---- analysis and balance ----
+    def _run_analysis(self, rec: SessionRecord) -> None:
+        scenario = self.scenarios.get(rec.scenario_id)
+        if scenario is not None:
+            rec.rubric = scenario.rubric or None
+        rubric = rec.rubric or list(DEFAULT_RUBRIC)
+        rec.evaluation, rec.improvement = analyze_transcript(rec.get_transcript(), rubric)
+        rec.analyzed = True
+        now = self.clock.tick()
+        rec.last_evaluated_at = now
+        rec.updated_at = now
+        self.available_minutes = round(self.available_minutes - ANALYSIS_COST, 4)
+        self.balance_updated = now
+        self.counters.analyses[rec.id] += 1
+
+    def analyze_session(self, session_id: str, *, force: bool = False) -> tuple[SessionRecord, bool]:
+        """Analyse a completed session. Returns ``(session, charged)``.
+
+        Existing results are returned uncharged unless ``force``. Refuses a session that is not
+        completed (400) and an empty balance (403).
+        """
+        with self.lock:
+            rec = self.get_session(session_id)
+            if rec.status == IN_PROGRESS:
+                raise SandboxError(400, f"Session {session_id} is still in progress; it can be analysed once it is "
+                                   "completed.", session_id=session_id, status=rec.status)
+            if rec.status != COMPLETED:
+                raise SandboxError(400, f"Session {session_id} is {rec.status}; only completed sessions can be analysed.",
+                                   session_id=session_id, status=rec.status)
+            if rec.analyzed and not force:
+                rec.results()
+                self.counters.analysis_reuses[rec.id] += 1
+                return rec, False
+            if self.available_minutes < ANALYSIS_COST:
+                raise SandboxError(403, f"Insufficient balance: {self.available_minutes:g} minutes available and an "
+                                   f"analysis costs {ANALYSIS_COST:g} minute. Top up the organisation's wallet to "
+                                   "analyse more sessions.", available_minutes=self.available_minutes)
+            self._run_analysis(rec)
+            return rec, True
+
+    def balance(self) -> tuple[float, datetime]:
+        """``(available_minutes, last_updated)``."""
+        with self.lock:
+            return self.available_minutes, self.balance_updated
+
+    def set_balance(self, minutes: float) -> None:
+        """Set the balance (e.g. 0 to test refusals)."""
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes < 0:
+            raise ValueError(f"minutes must be a number >= 0, got {minutes!r}")
+        with self.lock:
+            self.available_minutes = float(minutes)
+            self.balance_updated = self.clock.tick()
+
+    # ---- scenario access tokens ----
+    def create_access_token(self, scenario_id: str, valid_for_hours: int = 1,
+                            email: str | None = None) -> dict[str, Any]:
+        """A short-lived token to embed one scenario (never the API token). 404 if unknown."""
+        with self.lock:
+            scenario = self.get_scenario(scenario_id)
+            now = self.clock.tick()
+            token = "sat_" + self.ids.token_hex(20)
+            record = {"access_token": token, "scenario_id": scenario.id, "email": email,
+                      "expires_at": now + timedelta(hours=valid_for_hours)}
+            self.access_tokens[token] = record
+            self.counters.creates["access_token"] += 1
+            return record
