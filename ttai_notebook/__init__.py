@@ -45,6 +45,8 @@ _EXPORTS: dict[str, str] = {
     "APITimeoutError": "errors",
     "ValidationError": "errors",
     "OutcomeUnknownError": "errors",
+    "NotSupportedError": "errors",
+    "WaitTimeoutError": "errors",
     # sandbox
     "Sandbox": "sandbox",
     # analyst's kit
@@ -91,12 +93,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         AuthenticationError,
         BadRequestError,
         NotFoundError,
+        NotSupportedError,
         OutcomeUnknownError,
         PermissionDeniedError,
         RateLimitError,
         ServerError,
         TTAIError,
         ValidationError,
+        WaitTimeoutError,
     )
     from .frames import feedback_frame, report_card_frame, sessions_frame, summary  # noqa: F401
     from .models import Analysis, Balance, RubricScore, Scenario, Session, SessionLink, TokenCheck  # noqa: F401

@@ -1,7 +1,6 @@
-"""Pure, I/O-free HTTP policy: request kinds, the retry decision table, backoff, ``Retry-After`` parsing,
-turning responses and transport failures into :mod:`ttai_notebook.errors`, and argument validation.
-
-Both clients call these functions; nothing here sends a request, sleeps or reads the clock by itself.
+"""Pure, I/O-free HTTP policy: request kinds, the retry decision table, backoff, ``Retry-After``, responses and
+transport failures turned into :mod:`ttai_notebook.errors`, and argument validation. Nothing here sends a
+request or sleeps.
 """
 
 from __future__ import annotations
@@ -265,6 +264,8 @@ def retry_wait(
 # Responses and failures → errors
 # --------------------------------------------------------------------------------------------------
 
+#: Longest server message put into an exception (a megabyte ``detail`` is cut; the body stays in ``.response``).
+MAX_MESSAGE = 2000
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "x-correlation-id", "cf-ray")
 
 
@@ -364,6 +365,23 @@ def _body_text(response: httpx.Response) -> str:
         return response.content.decode("latin-1", errors="replace")
 
 
+def _redact_data(value: Any, secrets: tuple[str, ...], depth: int = 0) -> Any:
+    """``value`` (decoded JSON) with every string passed through :func:`redact`: a server that echoes the
+    token in an error body must not put it into ``APIError.details``, which notebooks display."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if depth > 50:  # pathological nesting: drop rather than recurse without end
+        return None
+    if isinstance(value, Mapping):
+        return {
+            (redact(k, secrets) if isinstance(k, str) else k): _redact_data(v, secrets, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redact_data(v, secrets, depth + 1) for v in value)
+    return value
+
+
 def error_from_response(response: httpx.Response, *, secrets: Iterable[str] = ()) -> APIError:
     """The :class:`APIError` subclass for an error response, with the server's own words.
 
@@ -382,14 +400,18 @@ def error_from_response(response: httpx.Response, *, secrets: Iterable[str] = ()
             body = _json.loads(text)
         except ValueError:
             ctype = response.headers.get("content-type", "no content type").split(";")[0].strip()
-            message = f"non-JSON response ({ctype}, {len(response.content)} bytes): {_excerpt(text)!r}"
+            # Redact before the excerpt cuts the text short: a token split at the limit would escape it.
+            message = f"non-JSON response ({ctype}, {len(response.content)} bytes): {_excerpt(redact(text, secrets))!r}"
         else:
             message, details = _message_from_body(body)
             if message is None:
-                message = f"error body without a message: {_excerpt(text)!r}"
+                message = f"error body without a message: {_excerpt(redact(text, secrets))!r}"
     if not message:
         message = f"{reason or 'error'} (empty response body)"
     message = redact(message, secrets)
+    if len(message) > MAX_MESSAGE:  # cut after redacting, so no secret is split past redaction
+        message = f"{message[:MAX_MESSAGE]}… ({len(message)} characters in all; the whole body is in .response)"
+    details = _redact_data(details, secrets)
     request_id = next((response.headers[h] for h in _REQUEST_ID_HEADERS if h in response.headers), None)
     cls = exception_class_for_status(status)
     kwargs: dict[str, Any] = {
@@ -493,7 +515,7 @@ def decode_json(response: httpx.Response, *, secrets: Iterable[str] = ()) -> Any
     except ValueError:
         ctype = response.headers.get("content-type", "no content type").split(";")[0].strip()
         raise APIError(
-            redact(f"expected JSON but got {ctype}: {_excerpt(_body_text(response))!r}", secrets),
+            f"expected JSON but got {ctype}: {_excerpt(redact(_body_text(response), secrets))!r}",
             status_code=response.status_code,
             response=response,
             reason=_reason(response),

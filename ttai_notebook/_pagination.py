@@ -23,6 +23,12 @@ __all__ = [
 ]
 
 MAX_PAGE_SIZE = 500
+#: Most pages planned ahead from a first page's ``total`` (a lying ``total`` must not plan billions of pages;
+#: past these the listing continues one page at a time).
+MAX_PLANNED_PAGES = 1000
+#: Consecutive non-empty pages without a single new session id before the listing is refused as looping
+#: (a service that ignores ``page`` would otherwise be paged for ever).
+MAX_STALE_PAGES = 3
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,8 @@ class PagePlan:
         self.yielded = 0
         self.offset = 0
         self.pages = 0
+        self._seen: set[str] = set()
+        self._stale = 0
 
     def _remaining(self, offset: int) -> int | None:
         return None if self.max_items is None else self.max_items - offset
@@ -134,6 +142,7 @@ class PagePlan:
         if request.page == 1 and page.limit is not None and page.limit < request.limit:
             # The service capped the page size: continue with its size so offsets stay aligned.
             effective = self.page_size = page.limit
+        self._check_progress(request, page.items)
         keep = page.items[: request.take]
         if self.max_items is not None:
             keep = keep[: max(0, self.max_items - self.yielded)]
@@ -146,6 +155,19 @@ class PagePlan:
             or (self.max_items is not None and self.yielded >= self.max_items)
         )
         return keep, finished
+
+    def _check_progress(self, request: PageRequest, items: list[Any]) -> None:
+        """Refuse a listing whose pages keep repeating the same sessions (the service ignores ``page``)."""
+        ids = [_item_id(item) for item in items]
+        fresh = any(i is None or i not in self._seen for i in ids)
+        self._seen.update(i for i in ids if i is not None)
+        self._stale = 0 if fresh or not items else self._stale + 1
+        if self._stale >= MAX_STALE_PAGES:
+            raise APIError(
+                f"the service returned {self._stale} pages in a row (up to page {request.page}) with no session "
+                "not already seen: it seems to ignore the 'page' parameter, so the listing was stopped instead "
+                "of looping for ever. Pass max_items= to read only the first page(s)."
+            )
 
     def known_requests(self, first: Page) -> list[PageRequest] | None:
         """Every page after the first, when the first page's ``page_meta`` told the total; else None."""
@@ -161,11 +183,20 @@ class PagePlan:
             target = min(target, self.max_items)
         requests = []
         offset = self.offset
-        while offset < target:
+        while offset < target and len(requests) < MAX_PLANNED_PAGES:
             request = page_request(offset, self._remaining(offset), self.page_size)
             requests.append(request)
             offset += request.limit
         return requests
+
+
+def _item_id(item: Any) -> str | None:
+    if isinstance(item, Mapping):
+        for key in ("id", "_id", "session_id"):
+            value = item.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None
 
 
 def _as_datetime(value: Any, field: str, *, end_of_day: bool) -> tuple[str, dt.datetime]:

@@ -8,20 +8,21 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import functools
 import html
 import math
 import queue
+import ssl
 import threading
 import time
 import urllib.request
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from ._http import parse_retry_after
 from .config import NO_TOKEN_MESSAGE
 from .errors import AuthenticationError, NotFoundError, RateLimitError, ValidationError
 from .models import Analysis, Session
@@ -201,7 +202,9 @@ class AIMD:
     Examples
     --------
     >>> w = AIMD(limit=16)
-    >>> w.on_429(sent_at=0.0, in_flight=15, now=1.0); w.allowed()
+    >>> w.on_429(sent_at=0.0, in_flight=15, now=1.0)
+    True
+    >>> w.allowed()
     8
     >>> for _ in range(7): w.on_success()
     >>> w.allowed()
@@ -211,7 +214,7 @@ class AIMD:
     limit: int
     window: float = 0.0
     ceiling: float = math.inf
-    probe: int = 4
+    probe: int = 32
     successes: int = 0
     last_decrease: float = -math.inf
     decreases: int = 0
@@ -273,6 +276,7 @@ class _Limiter:
         self.pause_reason = ""
         self._next_start = 0.0
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self._wake_pending = False
         # Waits in progress, shown on the progress bar: token -> (until, reason).
         self.waits: dict[object, tuple[float, str]] = {}
         self.wait_seconds = 0.0
@@ -303,12 +307,9 @@ class _Limiter:
     # -- admission --------------------------------------------------------------------------------
 
     async def acquire(self) -> float:
-        """Wait for a slot (and the rate limit, and any pause); returns the send time."""
-        pause = self.pause_until - self.clock()
-        if pause > 0:
-            await self.wait(pause, self.pause_reason)
-        if self.in_flight < self.aimd.allowed() and not self._waiters:
-            self._take()
+        """Wait for a slot, then for any pause and the rate limit; returns the send time."""
+        if self.in_flight < self.aimd.allowed():
+            self._take()  # may pass queued waiters: see _wake_soon
         else:
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
@@ -323,15 +324,17 @@ class _Limiter:
                     except ValueError:
                         pass
                 raise
-        if self.interval:
+        try:
             now = self.clock()
-            start = max(now, self._next_start)
-            self._next_start = start + self.interval
-            try:
-                await self.wait(start - now, "rate limit")
-            except asyncio.CancelledError:
-                self._give_back()
-                raise
+            start = max(now, self.pause_until)
+            reason = self.pause_reason if self.pause_until > now else "rate limit"
+            if self.interval:
+                start = max(start, self._next_start)
+                self._next_start = start + self.interval
+            await self.wait(start - now, reason)
+        except asyncio.CancelledError:
+            self._give_back()
+            raise
         self.requests += 1
         return self.clock()
 
@@ -341,9 +344,20 @@ class _Limiter:
 
     def _give_back(self) -> None:
         self.in_flight -= 1
-        self._wake()
+        self._wake_soon()
+
+    def _wake_soon(self) -> None:
+        # Deferred by one loop turn on purpose: the worker that just released a slot usually sends its
+        # next request in the same turn and takes the slot back without suspending. Handing the slot to
+        # a waiter instead would start every new request one turn late, after all the responses that
+        # arrived together were processed, locking the requests in step (measured: 16 in flight at
+        # 50 ms took 1.48 s instead of 1.32 s for 400 requests).
+        if self._waiters and not self._wake_pending:
+            self._wake_pending = True
+            asyncio.get_running_loop().call_soon(self._wake)
 
     def _wake(self) -> None:
+        self._wake_pending = False
         while self._waiters and self.in_flight < self.aimd.allowed():
             fut = self._waiters.popleft()
             if not fut.done():
@@ -357,13 +371,33 @@ class _Limiter:
             self.aimd.on_429(sent_at=sent_at, in_flight=self.in_flight, now=self.clock())
         elif status is not None and status < 400:
             self.aimd.on_success()
-        self._wake()
+        self._wake_soon()
 
     def pause(self, seconds: float, reason: str) -> None:
         """Hold every new attempt for ``seconds`` (the service asked the whole run to wait)."""
         until = self.clock() + seconds
         if until > self.pause_until:
             self.pause_until, self.pause_reason = until, reason
+
+
+def _is_read(response: httpx.Response) -> bool:
+    """True for a response whose body is already in memory (an in-process transport's)."""
+    try:
+        response.content  # noqa: B018
+    except httpx.ResponseNotRead:
+        return False
+    return True
+
+
+def _with_body(response: httpx.Response, raw: bytes, request: httpx.Request) -> httpx.Response:
+    """``response`` with its body read: raw bytes, so the client still decodes any Content-Encoding."""
+    return httpx.Response(
+        status_code=response.status_code,
+        headers=response.headers,
+        content=raw,
+        extensions=response.extensions,
+        request=request,
+    )
 
 
 class _GatedTransport(httpx.AsyncBaseTransport):
@@ -378,24 +412,20 @@ class _GatedTransport(httpx.AsyncBaseTransport):
         sent_at = await self._limiter.acquire()
         try:
             response = await self._inner.handle_async_request(request)
-            try:
+            if not _is_read(response):
                 # Read the body here so the slot is held exactly while the service works on the request.
-                raw = b"".join([chunk async for chunk in response.aiter_raw()])
-            finally:
-                await response.aclose()
+                try:
+                    raw = b"".join([chunk async for chunk in response.aiter_raw()])
+                finally:
+                    await response.aclose()
+                response = _with_body(response, raw, request)
         except BaseException as exc:
             self._limiter.release(sent_at, None, type(exc).__name__)
             _last_status.set(None)
             raise
         self._limiter.release(sent_at, response.status_code)
         _last_status.set(response.status_code)
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            content=raw,  # raw bytes: the client decodes any Content-Encoding itself
-            extensions=response.extensions,
-            request=request,
-        )
+        return response
 
     async def aclose(self) -> None:
         if self._owned:
@@ -415,19 +445,24 @@ class _ThreadedTransport(httpx.AsyncBaseTransport):
 
         def send() -> httpx.Response:
             response = self._inner.handle_request(request)
+            if _is_read(response):
+                return response
             try:
-                body = b"".join(response.iter_raw())
+                raw = b"".join(response.iter_raw())  # on this thread: the loop must not block on I/O
             finally:
                 response.close()
-            return httpx.Response(
-                status_code=response.status_code, headers=response.headers, content=body,
-                extensions=response.extensions, request=request,
-            )
+            return _with_body(response, raw, request)
 
         return await loop.run_in_executor(self._pool, send)
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False)
+
+
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default verifying context, built once: loading the CA bundle takes ~25 ms, per transport."""
+    return httpx.create_ssl_context(verify=True, trust_env=True)
 
 
 def _env_proxy(url: str) -> str | None:
@@ -455,9 +490,11 @@ def _async_twin(client: Client | AsyncClient, limiter: _Limiter, workers: int) -
     if not isinstance(inner, httpx.AsyncBaseTransport):
         owned = True
         if inner is None or type(inner) is httpx.HTTPTransport:
+            size = limiter.aimd.limit  # the limiter never lets more requests than this be in flight
             inner = httpx.AsyncHTTPTransport(
+                verify=_ssl_context(),
                 proxy=_env_proxy(config.base_url),
-                limits=httpx.Limits(max_connections=max(100, workers), max_keepalive_connections=workers),
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
             )
         else:
             inner = _ThreadedTransport(inner, workers)
@@ -534,6 +571,7 @@ class _Progress:
         if self.bar is not None:
             self.tick(None)
             self.bar.close()
+            self.bar = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -574,18 +612,25 @@ class _Engine:
         self.requeues = 0
         self.client_stats: dict[str, Any] = {}
         self._stop: asyncio.Event | None = None
+        self._stop_requested = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.interrupted = False
 
     def request_stop(self) -> None:
-        """Ask the run to stop (thread-safe)."""
-        loop = self.loop
-        if loop is not None and self._stop is not None:
-            loop.call_soon_threadsafe(self._stop.set)
+        """Ask the run to stop; callable from any thread, before or during the run."""
+        self._stop_requested.set()
+        loop, stop = self.loop, self._stop
+        if loop is not None and stop is not None:
+            try:
+                loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:  # the loop has already closed: the run is over
+                pass
 
     async def run(self, client: Client | AsyncClient) -> None:
         self.loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        if self._stop_requested.is_set():  # asked before the loop existed
+            self._stop.set()
         queue_: deque[tuple[_Unit, int]] = deque((u, 0) for u in self.units)
         # Twice the slots in workers: a worker sleeping before a retry holds no slot, and the others
         # keep the window full meanwhile.
@@ -615,25 +660,34 @@ class _Engine:
                         try:
                             await self.loop.run_in_executor(writer, self.write, ok)  # type: ignore[union-attr,arg-type]
                             self.writes += len(ok)
+                        except asyncio.CancelledError:
+                            # Stopped mid-write: the writer thread still finishes it (see below), so the
+                            # result counts as done rather than as work left.
+                            self._settle(unit, ok, bad)
+                            raise
                         except Exception as exc:
                             self.store_errors.update(dict.fromkeys(ok, exc))
                     self._settle(unit, ok, bad)
 
         workers = [asyncio.ensure_future(worker()) for _ in range(n_workers)]
+        everything = asyncio.gather(*workers)
         stopper = asyncio.ensure_future(self._stop.wait())
         try:
-            await asyncio.wait([stopper, asyncio.gather(*workers)], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([stopper, everything], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if self._stop.is_set() or not all(w.done() for w in workers):
+            if not everything.done():
                 self.interrupted = True
             for task in (*workers, stopper):
                 task.cancel()
-            await asyncio.gather(*workers, stopper, return_exceptions=True)
+            await asyncio.gather(everything, stopper, return_exceptions=True)
             if writer is not None:
-                # Writes already handed to the writer thread finish: what was paid for is kept.
-                await self.loop.run_in_executor(None, writer.shutdown, True)
+                # Writes already handed to the writer thread finish (at most one is running): what was
+                # paid for is kept.
+                writer.shutdown(wait=True)
             self.client_stats = twin.stats.as_dict()
             await twin.aclose()
+        if not self.interrupted and everything.exception() is not None:
+            raise everything.exception()  # a bug, not an item's failure: do not hide it
 
     def _settle(self, unit: _Unit, ok: dict[str, Any], bad: dict[str, BaseException]) -> None:
         self.succeeded.update(ok)
@@ -680,22 +734,15 @@ def _run_sync(engine: _Engine, client: Client | AsyncClient, progress: _Progress
     events: queue.SimpleQueue[BulkEvent | None] = queue.SimpleQueue()
     engine.emit = events.put
     failure: list[BaseException] = []
-    started = threading.Event()
 
     def target() -> None:
         loop = asyncio.new_event_loop()
         try:
-            engine.loop = loop
-
-            async def main() -> None:
-                started.set()
-                await engine.run(client)
-
-            loop.run_until_complete(main())
+            loop.run_until_complete(engine.run(client))
+            loop.run_until_complete(loop.shutdown_asyncgens())
         except BaseException as exc:  # reported to the caller's thread
             failure.append(exc)
         finally:
-            started.set()
             loop.close()
             events.put(None)
 
@@ -715,20 +762,17 @@ def _run_sync(engine: _Engine, client: Client | AsyncClient, progress: _Progress
                 progress.event(event)
                 progress.tick(engine.limiter.current_wait())
     except BaseException:
-        started.wait()
         engine.request_stop()
         engine.interrupted = True
         _join(thread)
-        while True:  # results that arrived meanwhile still count on the bar
+        progress.callback = None  # the caller asked to stop: no more calls into its code
+        while True:  # results that arrived meanwhile still count on the bar (and are in the result)
             try:
                 event = events.get_nowait()
             except queue.Empty:
                 break
             if event is not None:
-                try:
-                    progress.event(event)
-                except BaseException:
-                    pass
+                progress.event(event)
         raise
     if failure:
         raise failure[0]
@@ -756,6 +800,7 @@ async def _run_async(engine: _Engine, client: Client | AsyncClient, progress: _P
             progress.event(event)
         except BaseException as exc:  # a KeyboardInterrupt from the callback stops the run cleanly
             callback_error.append(exc)
+            progress.callback = None
             engine.request_stop()
 
     engine.emit = emit
@@ -772,6 +817,13 @@ async def _run_async(engine: _Engine, client: Client | AsyncClient, progress: _P
 # --------------------------------------------------------------------------------------------------
 # Public entry points
 # --------------------------------------------------------------------------------------------------
+
+
+def _check(client: Any, concurrency: Any, rate_limit: Any, progress: Any, store: Any, flags: dict[str, Any]) -> None:
+    """Refuse bad arguments before anything is sent or started."""
+    _check_client(client)
+    _check_options(concurrency, rate_limit, progress, flags)
+    _check_store(store)
 
 
 def _check_options(concurrency: Any, rate_limit: Any, progress: Any, flags: dict[str, Any]) -> None:
@@ -910,7 +962,6 @@ def _execute_sync(client: Client, plan: _Plan, ids: list[str], concurrency: int,
         if plan.units:
             _run_sync(engine, client, bar)
     except KeyboardInterrupt as exc:
-        bar.close()
         raise BulkInterrupted(_result(plan, engine, ids, started)) from exc
     finally:
         bar.close()
@@ -927,7 +978,6 @@ async def _execute_async(client: Client | AsyncClient, plan: _Plan, ids: list[st
         if plan.units:
             await _run_async(engine, client, bar)
     except KeyboardInterrupt as exc:
-        bar.close()
         raise BulkInterrupted(_result(plan, engine, ids, started)) from exc
     finally:
         bar.close()
@@ -989,10 +1039,20 @@ def analyze_many(
 
     The engine runs on a private event loop in a worker thread (a notebook cell already runs inside
     Jupyter's loop), through an async twin of ``client`` with the same settings.
+
+    Examples
+    --------
+    >>> import ttai_notebook as tt
+    >>> client = tt.Client.sandbox(seed=0)
+    >>> ids = [s.id for s in client.sessions.list(max_items=40) if s.status == "completed"][:10]
+    >>> store = tt.Store()                      # tt.Store("team.sqlite") to keep results across kernels
+    >>> result = client.sessions.analyze_many(ids, concurrency=4, store=store, progress=False)
+    >>> len(result.succeeded), len(result.failed)
+    (10, 0)
+    >>> client.sessions.analyze_many(ids, store=store, progress=False).skipped == ids   # a rerun asks nothing
+    True
     """
-    _check_client(client)
-    _check_options(concurrency, rate_limit, progress, {"skip_analyzed": skip_analyzed, "force": force})
-    _check_store(store)
+    _check(client, concurrency, rate_limit, progress, store, {"skip_analyzed": skip_analyzed, "force": force})
     id_list = _check_ids(ids)
     plan = _analyze_plan(id_list, store, skip_analyzed, force)
     return _execute_sync(client, plan, id_list, concurrency, rate_limit, progress)  # type: ignore[arg-type]
@@ -1013,9 +1073,7 @@ async def analyze_many_async(
 
     Cancelling the awaiting task stops the run the same way; results so far are in the store.
     """
-    _check_client(client)
-    _check_options(concurrency, rate_limit, progress, {"skip_analyzed": skip_analyzed, "force": force})
-    _check_store(store)
+    _check(client, concurrency, rate_limit, progress, store, {"skip_analyzed": skip_analyzed, "force": force})
     id_list = _check_ids(ids)
     plan = _analyze_plan(id_list, store, skip_analyzed, force)
     return await _execute_async(client, plan, id_list, concurrency, rate_limit, progress)
@@ -1061,11 +1119,20 @@ def fetch_many(
     skip_stored: bool = True,
     batch_size: int = 100,
 ) -> BulkResult:
-    """Fetch the details of many sessions (transcript, analysis) concurrently, from sync code."""
-    _check_client(client)
-    _check_options(concurrency, rate_limit, progress, {"skip_stored": skip_stored})
+    """Fetch the details of many sessions (transcript, analysis) concurrently, from sync code.
+
+    Examples
+    --------
+    >>> import ttai_notebook as tt
+    >>> client = tt.Client.sandbox(seed=0)
+    >>> ids = [s.id for s in client.sessions.list(max_items=20)]
+    >>> with tt.Store() as store:
+    ...     result = fetch_many(client, ids, store=store, progress=False)
+    ...     print(len(result.succeeded), len(store))
+    20 20
+    """
+    _check(client, concurrency, rate_limit, progress, store, {"skip_stored": skip_stored})
     _check_batch(batch_size)
-    _check_store(store)
     id_list = _check_ids(ids)
     plan = _fetch_plan(id_list, store, skip_stored, batch_size)
     return _execute_sync(client, plan, id_list, concurrency, rate_limit, progress)  # type: ignore[arg-type]
@@ -1083,10 +1150,8 @@ async def fetch_many_async(
     batch_size: int = 100,
 ) -> BulkResult:
     """``await`` form of :func:`fetch_many`, run on the caller's event loop."""
-    _check_client(client)
-    _check_options(concurrency, rate_limit, progress, {"skip_stored": skip_stored})
+    _check(client, concurrency, rate_limit, progress, store, {"skip_stored": skip_stored})
     _check_batch(batch_size)
-    _check_store(store)
     id_list = _check_ids(ids)
     plan = _fetch_plan(id_list, store, skip_stored, batch_size)
     return await _execute_async(client, plan, id_list, concurrency, rate_limit, progress)
@@ -1097,5 +1162,3 @@ for _fn in (analyze_many, analyze_many_async):
 for _fn in (fetch_many, fetch_many_async):
     _fn.__doc__ = (_fn.__doc__ or "") + _FETCH_DOC
 del _fn
-
-_ = Sequence  # re-exported names used only in annotations

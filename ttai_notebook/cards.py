@@ -18,6 +18,7 @@ __all__ = [
     "render_scenario",
     "render_session",
     "score_band",
+    "is_simulated",
     "format_duration",
 ]
 
@@ -38,12 +39,17 @@ _BADGE = (
     "display:inline-block;padding:1px 8px;margin:0 4px 2px 0;border-radius:10px;font-size:.85em;"
     "border:1px solid {color};color:{color};white-space:nowrap"
 )
-_TABLE = "border-collapse:collapse;width:100%;margin:4px 0;font-size:.95em"
+# JupyterLab's rendered-HTML stylesheet right-aligns, stripes and centres tables; inline styles win over it.
+_TABLE = "border-collapse:collapse;width:100%;margin:4px 0;font-size:.95em;table-layout:auto;border:none"
+_TR = "background:transparent"
 _TH = (
-    "text-align:left;padding:4px 8px;font-weight:600;"
-    "border-bottom:1px solid var(--jp-border-color1,rgba(127,127,127,.5))"
+    "text-align:left;padding:4px 8px;font-weight:600;background:transparent;"
+    "border:none;border-bottom:1px solid var(--jp-border-color1,rgba(127,127,127,.5))"
 )
-_TD = "padding:4px 8px;vertical-align:top;border-bottom:1px solid var(--jp-border-color3,rgba(127,127,127,.2))"
+_TD = (
+    "text-align:left;padding:4px 8px;vertical-align:top;background:transparent;border:none;"
+    "border-bottom:1px solid var(--jp-border-color3,rgba(127,127,127,.2))"
+)
 _TRACK = "background:rgba(127,127,127,.22);border-radius:5px;overflow:hidden"
 _PRE = (
     "white-space:pre-wrap;word-break:break-word;margin:4px 0;padding:8px;border-radius:4px;"
@@ -230,16 +236,21 @@ def _report_card_table(rows: Any) -> str:
             tds += f'<td style="{_TD}">{"" if weight is None else _format_number(weight) + "%"}</td>'
         if has_note:
             tds += f'<td style="{_TD}">{_e(getattr(row, "note", None) or "")}</td>'
-        body.append(f"<tr>{tds}</tr>")
+        body.append(f'<tr style="{_TR}">{tds}</tr>')
     return (
         f'<div style="{_SECTION}">Report card</div>'
-        f'<table style="{_TABLE}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+        f'<table style="{_TABLE}"><thead><tr style="{_TR}">{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
     )
 
 
-def _is_simulated(analysis: Any) -> bool:
+def is_simulated(analysis: Any) -> bool:
+    """The sandbox's heuristic wrote it: feedback starting "Simulated analysis", or the documented-dialect
+    body's ``"simulated": true`` (that body has no feedback text)."""
     feedback = getattr(analysis, "detailed_feedback", None)
-    return isinstance(feedback, str) and feedback.lstrip().lower().startswith("simulated")
+    if isinstance(feedback, str) and feedback.lstrip().lower().startswith("simulated"):
+        return True
+    raw = getattr(analysis, "raw", None)
+    return isinstance(raw, Mapping) and raw.get("simulated") is True
 
 
 def _simulated_banner() -> str:
@@ -253,12 +264,16 @@ def _simulated_banner() -> str:
 
 def _kv_rows(pairs: Iterable[tuple[str, str]]) -> str:
     """Label/value rows; values are already-escaped HTML."""
+    cell = "text-align:left;background:transparent;border:none;vertical-align:top;"
     rows = "".join(
-        f'<tr><td style="padding:1px 12px 1px 0;{_MUTED};white-space:nowrap;vertical-align:top">{_e(k)}</td>'
-        f'<td style="padding:1px 0">{v}</td></tr>'
+        f'<tr style="{_TR}"><td style="{cell}padding:1px 12px 1px 0;{_MUTED};white-space:nowrap">{_e(k)}</td>'
+        f'<td style="{cell}padding:1px 0">{v}</td></tr>'
         for k, v in pairs
     )
-    return f'<table style="border-collapse:collapse;margin:6px 0">{rows}</table>' if rows else ""
+    return (
+        f'<table style="border-collapse:collapse;margin:6px 0;table-layout:auto;border:none">{rows}</table>'
+        if rows else ""
+    )
 
 
 def _details(summary: str, body_html: str) -> str:
@@ -275,7 +290,7 @@ def _details(summary: str, body_html: str) -> str:
 
 def _analysis_body(analysis: Any, *, compact: bool = False) -> str:
     parts = []
-    if _is_simulated(analysis):
+    if is_simulated(analysis):
         parts.append(_simulated_banner())
     if getattr(analysis, "is_analyzing", False) and _finite(getattr(analysis, "score", None)) is None:
         parts.append(f'<div style="{_MUTED};margin:6px 0">Analysis in progress — check again in a few seconds.</div>')

@@ -8,6 +8,7 @@ Wrangling lives in `ttai_notebook.frames`; this module only draws. It is importe
 from __future__ import annotations
 
 import inspect
+import re
 import textwrap
 from collections.abc import Sequence
 from typing import Any
@@ -35,7 +36,7 @@ __all__ = [
 
 #: The note drawn on the axes when there is nothing to chart.
 EMPTY_MESSAGE = "No analysed sessions"
-SMALL_NOTE = f"* fewer than {SMALL_SAMPLE} analysed sessions: observations, not statistics"
+SMALL_NOTE = f"* n < {SMALL_SAMPLE}: observations, not statistics"
 
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 _OTHER_COLOR = "#9a9a9a"
@@ -71,12 +72,18 @@ def _empty(ax: Axes, title: str, message: str = EMPTY_MESSAGE) -> Axes:
     return ax
 
 
-def _title(ax: Axes, what: str, detail: str, n: int) -> None:
-    """Two title lines (what is shown; the n and context), plus the small-sample caveat when n is small."""
-    lines = [what, detail]
+def _title(ax: Axes, what: str, detail: str, n: int, note: str = "") -> None:
+    """Title lines: what is shown; the n and context; an optional note; the small-sample caveat when n is small.
+
+    Lines are wrapped to the axes' width so titles of neighbouring axes never run into each other.
+    """
+    lines = [what, detail, note]
     if 0 < n < SMALL_SAMPLE:
         lines.append(f"n = {n} < {SMALL_SAMPLE}: observations, not statistics")
-    ax.set_title("\n".join(lines), fontsize=10.5)
+    width_in = ax.get_position().width * ax.get_figure().get_figwidth()
+    chars = max(28, int(width_in * 72 / 5.6))  # ~5.6 pt per character at the title's 10.5 pt
+    wrapped = [textwrap.fill(line, chars) for line in lines if line]
+    ax.set_title("\n".join(wrapped), fontsize=10.5)
 
 
 def _colors(labels: Sequence[str]) -> dict[str, str]:
@@ -105,6 +112,32 @@ def _pretty(column: str | None) -> str:
     return {"user_email": "learner", "scenario_name": "scenario", "scenario_id": "scenario"}.get(
         column, column.replace("_", " ")
     )
+
+
+_LABEL = re.compile(r"^\s*([^:.;!?]{2,40}?)\s*[:\u2013\u2014-]\s+\S")
+
+
+def _theme_label(texts: pd.Series) -> str:
+    """How to show a theme: its "Label:" when the items are labelled, else its most common wording."""
+    common = str(texts.value_counts().index[0])
+    label = _LABEL.match(common.replace("**", ""))
+    if label and len(label.group(1).split()) <= 4:
+        return label.group(1).strip()
+    return common
+
+
+def _display_names(labels: Sequence[str]) -> tuple[dict[str, str], str]:
+    """Shorter group names for ticks and legends: e-mails sharing one domain lose it (returned separately)."""
+    real = [lab for lab in labels if not lab.startswith("Other (") and lab != "(none)"]
+    domains = {lab.rpartition("@")[2] for lab in real if "@" in lab}
+    if real and len(domains) == 1 and all("@" in lab for lab in real):
+        domain = domains.pop()
+        return {lab: lab.rpartition("@")[0] if lab in real else lab for lab in labels}, f"@{domain}"
+    return {lab: lab for lab in labels}, ""
+
+
+def _axis_label(label: str, domain: str) -> str:
+    return label.capitalize() + (f" ({domain})" if domain else "")
 
 
 def _short(text: str, width: int) -> str:
@@ -174,11 +207,13 @@ def plot_score_distribution(
         va="top",
         fontsize=9,
         color=_PASS_COLOR,
+        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5},
+        zorder=4,
     )
     ax.set_xlim(0, 100)
     ax.set_xlabel("Score (0–100)")
     ax.set_ylabel("Sessions")
-    _title(ax, title, f"{_plural(n, 'analysed session')} · pass rate {passed:.0%} at ≥ {threshold:g}", n)
+    _title(ax, title, f"{_plural(n, 'analysed session')} · pass rate {passed:.0%} (≥ {threshold:g})", n)
     return ax
 
 
@@ -231,6 +266,7 @@ def plot_score_trend(
             g for g in order.index if str(g).startswith("Other (")
         ]
     colors = _colors([str(g) for g in groups]) if by else {"all": "#4878a8"}
+    names, domain = _display_names([str(g) for g in groups])
     n_max = float(weekly["n"].max())
     if annotate is None:
         annotate = len(weekly) <= 40
@@ -242,7 +278,7 @@ def plot_score_trend(
         color = colors[str(group)]
         style = {"color": color, "linewidth": 1.6, "alpha": 0.9}
         style.update(kwargs)
-        ax.plot(x, y, label=str(group) if by else None, **style)
+        ax.plot(x, y, label=_short(names[str(group)], 28) if by else None, **style)
         ax.scatter(x, y, s=12 + 110 * counts / n_max, color=style["color"], alpha=0.85, zorder=3,
                    edgecolors="white", linewidths=0.5)
         if annotate:
@@ -261,10 +297,11 @@ def plot_score_trend(
     ax.set_ylabel("Mean score (0–100)")
     weeks = weekly["week"].nunique()
     how_n = "labels and marker area" if annotate else "marker area"
-    _title(ax, title, f"{_plural(n_total, 'analysed session')} over {_plural(weeks, 'week')} "
-                      f"({how_n}: sessions that week)", n_total)
+    _title(ax, title, f"{_plural(n_total, 'analysed session')} over {_plural(weeks, 'week')}", n_total,
+           f"{how_n}: sessions per week")
     if by:
-        ax.legend(title=label.capitalize(), fontsize=8, title_fontsize=8, loc="lower right", ncols=2 if len(groups) > 4 else 1)
+        ax.legend(title=_axis_label(label, domain), fontsize=8, title_fontsize=8, loc="lower right",
+                  ncols=2 if len(groups) > 4 else 1)
     return ax
 
 
@@ -345,17 +382,20 @@ def plot_scores_by_group(
                        edgecolors="none", zorder=3)
     small = [len(v) < SMALL_SAMPLE for v in values]
     ax.set_yticks(positions)
-    ax.set_yticklabels([f"{_short(k, 32)} (n={len(v)}){' *' if s else ''}" for k, v, s in zip(ranked, values, small)],
-                       fontsize=8 if len(ranked) > 8 else 9)
+    names, domain = _display_names(ranked)
+    ax.set_yticklabels(
+        [f"{_short(names[k], 32)} (n={len(v)}){' *' if s else ''}" for k, v, s in zip(ranked, values, small)],
+        fontsize=8 if len(ranked) > 8 else 9,
+    )
     if threshold is not None:
         ax.axvline(threshold, color="#333333", linestyle="--", linewidth=1, label=f"pass mark {threshold:g}")
     ax.set_xlim(0, 100)
     ax.set_ylim(0.4, len(ranked) + 0.6)
     ax.set_xlabel("Score (0–100)" + (f"\n{SMALL_NOTE}" if any(small) else ""))
-    ax.set_ylabel(label.capitalize())
+    ax.set_ylabel(_axis_label(label, domain))
     n_groups = rows[by].nunique(dropna=False)
-    shown = f" (top {max_groups} shown, the rest as Other)" if n_groups > max_groups else ""
-    _title(ax, title, f"{_plural(len(rows), 'analysed session')} · {_plural(n_groups, label)}{shown}", len(rows))
+    shown = f"top {max_groups} shown, the rest as Other" if n_groups > max_groups else ""
+    _title(ax, title, f"{_plural(len(rows), 'analysed session')} · {_plural(n_groups, label)}", len(rows), shown)
     return ax
 
 
@@ -439,11 +479,18 @@ def plot_topic_heatmap(
     ax.set_xticklabels([textwrap.fill(str(t), 16) for t in mean.columns], fontsize=8, rotation=30, ha="right",
                        rotation_mode="anchor")
     ax.set_yticks(np.arange(rows))
-    ax.set_yticklabels([f"{_short(str(g), 28)} (n={int(sessions_n.get(g, 0))})" for g in mean.index], fontsize=8)
-    ax.set_xlabel("Report-card topic")
-    ax.set_ylabel(label.capitalize() if by else "")
-    names = scoped["scenario_name"].dropna().astype(str).unique() if "scenario_name" in scoped.columns else []
-    what = names[0] if len(names) == 1 else _plural(len(names), "scenario") + " (same rubric)"
+    small = [int(sessions_n.get(g, 0)) < SMALL_SAMPLE for g in mean.index]
+    names, domain = _display_names([str(g) for g in mean.index])
+    ax.set_yticklabels(
+        [f"{_short(names[str(g)], 28)} (n={int(sessions_n.get(g, 0))}){' *' if sm else ''}"
+         for g, sm in zip(mean.index, small)],
+        fontsize=8,
+    )
+    ax.set_xlabel("Report-card topic" + (f"\n{SMALL_NOTE}" if any(small) else ""))
+    ax.set_ylabel(_axis_label(label, domain) if by else "")
+    scenario_names = scoped["scenario_name"].dropna().astype(str).unique() if "scenario_name" in scoped.columns else []
+    what = (scenario_names[0] if len(scenario_names) == 1
+            else _plural(len(scenario_names), "scenario") + " (same rubric)")
     n = int(scoped["session_id"].nunique())
     _title(ax, title, f"{_short(str(what), 50)} · {_plural(n, 'analysed session')}", n)
     return ax
@@ -520,11 +567,12 @@ def plot_first_vs_best(
         group = _frames.cap_groups(pairs[by], max_groups)
         labels = [str(c) for c in group.cat.categories]
         colors = _colors(labels)
+        names, domain = _display_names(labels)
         for label in labels:
             mask = (group == label).to_numpy()
             ax.scatter(pairs["first_score"][mask], pairs["best_score"][mask], color=colors[label],
-                       label=f"{_short(label, 24)} ({int(mask.sum())})", zorder=2, **style)
-        ax.legend(title=_pretty(by).capitalize(), fontsize=7.5, title_fontsize=8, loc="lower right",
+                       label=f"{_short(names[label], 24)} ({int(mask.sum())})", zorder=2, **style)
+        ax.legend(title=_axis_label(_pretty(by), domain), fontsize=7.5, title_fontsize=8, loc="lower right",
                   ncols=2 if len(labels) > 5 else 1)
     else:
         ax.scatter(pairs["first_score"], pairs["best_score"], color="#1f77b4", zorder=2, **style)
@@ -582,7 +630,7 @@ def plot_feedback_themes(
         }
     )
     mentions = work.drop_duplicates(["session_id", "kind", "theme"]).groupby(["kind", "theme"]).size()
-    wording = work.groupby(["kind", "theme"])["text"].agg(lambda s: s.value_counts().index[0])
+    wording = work.groupby(["kind", "theme"])["text"].agg(_theme_label)
     y_labels: list[str] = []
     positions: list[float] = []
     y = 0.0
@@ -613,6 +661,6 @@ def plot_feedback_themes(
     ax.set_ylim(min(positions) - 0.7, 0.7)
     ax.set_xlim(0, widest * 1.2)
     ax.set_xlabel("Analysed sessions mentioning the theme")
-    _title(ax, title, f"{_plural(n_sessions, 'analysed session')} with feedback (bar label: sessions, share)",
-           n_sessions)
+    _title(ax, title, f"{_plural(n_sessions, 'analysed session')} with feedback", n_sessions,
+           "bar labels: sessions mentioning the theme (share)")
     return ax

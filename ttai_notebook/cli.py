@@ -58,6 +58,9 @@ examples:
   ttai-notebook sandbox --sessions 20000 --dialect spec --latency 0.05
   ttai-notebook sandbox --token s3cret      require `Authorization: Bearer s3cret`
 
+Other options of `python -m ttai_notebook.sandbox` pass through unchanged: --jitter, --rate-429,
+--retry-after, --rate-5xx, --rate-drop, --concurrency-cap, --read-only-token, --spec-routes-only, --clock.
+
 Point a client at it:  tt.Client(token="sandbox", base_url="http://127.0.0.1:8765/api/public")
 Stop it with Ctrl+C. It listens on 127.0.0.1 only.
 """
@@ -257,19 +260,10 @@ def _cmd_sandbox(args: argparse.Namespace, extra: list[str]) -> int:
     runner: Callable[..., Any] | None = getattr(sandbox_main, "main", None)
     if runner is None:
         raise CLIError("ttai_notebook.sandbox.__main__ has no main(argv) to run")
-    # SIGTERM (e.g. from a process manager) should stop the server as cleanly as Ctrl+C does.
-    import signal
-
-    def _terminate(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        result = runner(argv)
-    except KeyboardInterrupt:
+        result = runner(argv)  # it stops on Ctrl+C and on SIGTERM, closing the server
+    except KeyboardInterrupt:  # Ctrl+C while the demo organisation is still being built
         return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     return int(result or 0)
 
 
@@ -285,12 +279,12 @@ def _execute_report(
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     node = nbformat.from_dict(nb)
-    code_cells = [i for i, c in enumerate(node.cells) if c.cell_type == "code"]
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(code_cells), desc="report", unit="cell", file=sys.stderr, leave=False)
+        cells = sum(c.cell_type == "code" for c in node.cells)
+        bar = tqdm(total=cells, desc="report", unit="cell", file=sys.stderr, leave=False)
     current = {"index": 0}
 
     def on_start(cell: Any, cell_index: int) -> None:
@@ -306,24 +300,40 @@ def _execute_report(
             timeout=timeout,
             kernel_name="python3",
             resources={"metadata": {"path": workdir}},  # the kernel's cwd: nothing lands in the checkout
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not the kernel's start-up chatter
             on_cell_start=on_start,
             on_cell_complete=on_complete,
         )
         try:
             client.execute(env=env)
         except CellExecutionError as exc:
-            where = code_cells.index(current["index"]) + 1 if current["index"] in code_cells else "?"
             raise CLIError(
-                f"the report failed in code cell {where}: {exc.ename}: {exc.evalue}".rstrip(": ")
+                f"the report failed in {_cell_name(node, current['index'])}: {exc.ename}: {exc.evalue}".rstrip(": ")
             ) from None
         except CellTimeoutError:
-            raise CLIError(f"a report cell ran longer than --timeout {timeout} s") from None
+            raise CLIError(
+                f"{_cell_name(node, current['index'])} ran longer than --timeout {timeout} s"
+            ) from None
         except DeadKernelError as exc:
             raise CLIError(f"the Python kernel died while running the report ({exc})") from None
+        except Exception as exc:  # the kernel could not start, a broken install, ...: one clear line
+            raise CLIError(f"could not run the report notebook: {type(exc).__name__}: {exc}") from None
         finally:
             if bar is not None:
                 bar.close()
     return node
+
+
+def _cell_name(nb: Mapping[str, Any], index: int) -> str:
+    """A cell as the user sees it in Jupyter: its 1-based position, the injected cell not counted."""
+    cells = nb["cells"]
+    injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    if index in injected:
+        return "the injected parameters cell"
+    position = index + 1 - sum(1 for i in injected if i < index)
+    source = cells[index].get("source", "") if 0 <= index < len(cells) else ""
+    first = ("".join(source) if isinstance(source, list) else source).strip().splitlines()[:1]
+    return f"cell {position}" + (f" ({first[0][:60]!r})" if first else "")
 
 
 def chart_alt_texts(cells: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -360,7 +370,9 @@ def _to_html(node: Any, title: str) -> tuple[str, int]:
     from nbconvert import HTMLExporter
 
     node.metadata.pop("widgets", None)  # a report is a document: no live widget state
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, exclude_anchor_links=True
+    )
     body, _resources = exporter.from_notebook_node(node, resources={"metadata": {"name": title}})
     alts = iter(chart_alt_texts(node.cells))
 
@@ -391,11 +403,13 @@ def _cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
         if importlib.util.find_spec(module) is None:
             raise CLIError(f"{module} is not installed; install it with: pip install 'ttai-notebook[lab]'")
 
+    import nbformat
+
     try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        nb = inject_parameters(nb, params)
-    except (ValueError, KeyError) as exc:
-        raise CLIError(f"{path}: {exc}") from None
+        # nbformat joins multi-line sources (saved as lists of lines) and upgrades old notebooks.
+        nb = inject_parameters(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4), params)
+    except (ValueError, KeyError, nbformat.reader.NotJSONError) as exc:
+        raise CLIError(f"{path} is not a usable notebook: {exc}") from None
 
     env = dict(os.environ)
     if args.sandbox:

@@ -1,13 +1,13 @@
 """``Client`` and ``AsyncClient`` for the Tough Tongue AI public API, with resources ``scenarios`` and ``sessions``.
 
-Every operation is written once, as a generator that yields the requests (and pauses) it needs and
-receives their results; each client drives those generators with its own few lines of I/O. Decisions
-(retries, errors, validation, paging) live in :mod:`._http` and :mod:`._pagination`.
+Each operation is written once, as a generator yielding the requests it needs; each client drives it with a few
+lines of its own I/O. Decisions (retries, errors, validation, paging) live in ``_http`` and ``_pagination``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import random
@@ -16,8 +16,9 @@ import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -46,7 +47,6 @@ from .errors import (
     PermissionDeniedError,
     RateLimitError,
     ServerError,
-    TTAIError,
     ValidationError,
     WaitTimeoutError,
 )
@@ -67,6 +67,7 @@ NOT_FOUND_GRACE = 10.0
 
 _FINAL_STATUSES = frozenset({"completed", "terminated", "archived", "failed", "cancelled"})
 _SANDBOX_ORIGIN = "https://sandbox.ttai.invalid"
+_SANDBOX_SERVER = "ttai-sandbox"  # the Server header of Sandbox.serve()
 _CLIENT_OPTIONS = frozenset(
     {"timeout", "max_retries", "org_id", "retry_after_cap", "backoff_initial", "backoff_max", "cache_ttl", "sleep"}
 )
@@ -238,6 +239,9 @@ class _Core:
         self.missing_routes: set[str] = set()
         self.rng = rng or random.Random()
         self.user_agent = _user_agent()
+        # Set once a response comes from ``Sandbox.serve()`` (it signs ``Server: ttai-sandbox``): a client
+        # pointed at the served sandbox through TTAI_BASE_URL is a sandbox client too.
+        self.served_sandbox = False
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -260,7 +264,8 @@ class _Core:
         """Check the call can be sent at all (a token is set, the path is relative)."""
         if self.config.token is None:
             raise AuthenticationError(NO_TOKEN_MESSAGE)
-        if not isinstance(call.path, str) or "://" in call.path or call.path.startswith("//"):
+        target = urlsplit(call.path) if isinstance(call.path, str) else None
+        if target is None or target.scheme or target.netloc:
             # An absolute URL would carry the token to another host.
             raise ValidationError(
                 f"path must be relative to the base URL (e.g. '/scenarios'), got {call.path!r}", field="path"
@@ -293,6 +298,8 @@ class _Core:
     def after_response(self, attempt: _Attempt, response: httpx.Response) -> _Done | float:
         """The decoded body, or the seconds to wait before retrying; raises the error otherwise."""
         status = response.status_code
+        if not self.served_sandbox and response.headers.get("server") == _SANDBOX_SERVER:
+            self.served_sandbox = True
         if 200 <= status < 300:
             return _Done(_http.decode_json(response, secrets=self.secrets))
         self.stats._count_error(status)
@@ -371,6 +378,8 @@ class _Core:
 # --------------------------------------------------------------------------------------------------
 
 _SCENARIO_TEXT_REQUIRED = ("name", "ai_instructions")
+#: Longest scenario name accepted: it is a title (lists, cards, the practice page); 100 kB is a paste mistake.
+MAX_NAME_LENGTH = 500
 _SCENARIO_TEXT_OPTIONAL = ("description", "user_friendly_description")
 _SCENARIO_BOOLS = ("is_public", "is_recording")
 
@@ -388,6 +397,12 @@ def _scenario_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if key in _SCENARIO_TEXT_REQUIRED:
             out[key] = require_text(value, key)
+            if key == "name" and len(value) > MAX_NAME_LENGTH:
+                raise ValidationError(
+                    f"name must be at most {MAX_NAME_LENGTH} characters (it is the title trainees see), got "
+                    f"{len(value)} characters; put longer text in description or ai_instructions",
+                    field="name",
+                )
         elif key in _SCENARIO_TEXT_OPTIONAL:
             out[key] = optional_text(value, key)
         elif key in _SCENARIO_BOOLS:
@@ -412,7 +427,16 @@ def _scenario_from(body: Any, sent: Mapping[str, Any], scenario_id: str | None =
 
 
 def _sessions_from(items: Iterable[Any]) -> list[Session]:
-    return [Session.from_api(item) for item in items if isinstance(item, Mapping)]
+    # A page of models allocates thousands of small acyclic objects, and the full collections that triggers
+    # walk everything the process holds (a 20 000-session listing spent ~15% of its CPU there): pause the
+    # cyclic GC meanwhile, as frames and store do. Restored only if it was on (threads may overlap).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return [Session.from_api(item) for item in items if isinstance(item, Mapping)]
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _check_overrides(timeout: Any, max_retries: Any) -> None:
@@ -828,8 +852,12 @@ class _ClientBase(_ClientOps):
 
     @property
     def is_sandbox(self) -> bool:
-        """True when this client talks to the offline sandbox."""
-        return self.sandbox_instance is not None or self.base_url.startswith(_SANDBOX_ORIGIN)
+        """True when this client talks to the offline sandbox (in-process, or served: known after its first answer)."""
+        return (
+            self.sandbox_instance is not None
+            or self.base_url.startswith(_SANDBOX_ORIGIN)
+            or self._core.served_sandbox
+        )
 
     def clear_cache(self) -> None:
         """Forget cached scenario reads."""
@@ -1082,8 +1110,27 @@ class Sessions(_SessionOps):
         """
         return self._client._drive(self._wait_op(session_id, until, timeout, interval))
 
-    # --- analyze_many(ids, *, concurrency=8, rate_limit=None, store=None, progress=True, skip_analyzed=True,
-    # force=False) -> BulkResult: provided by the bulk module (ttai_notebook/bulk.py), added here by its author.
+    def analyze_many(
+        self,
+        ids: Iterable[str | Session],
+        *,
+        concurrency: int = 8,
+        rate_limit: float | None = None,
+        store: Any = None,
+        progress: Any = True,
+        skip_analyzed: bool = True,
+        force: bool = False,
+    ) -> Any:
+        """Analyse many sessions at once; a :class:`~ttai_notebook.bulk.BulkResult`.
+
+        See :func:`ttai_notebook.bulk.analyze_many` (concurrency, rate limit, store, progress, resume).
+        """
+        from .bulk import analyze_many  # lazy: the bulk engine loads on first use
+
+        return analyze_many(
+            self._client, ids, concurrency=concurrency, rate_limit=rate_limit, store=store,
+            progress=progress, skip_analyzed=skip_analyzed, force=force,
+        )
 
 
 class SessionIterator(Iterator[Session]):
@@ -1498,7 +1545,24 @@ class AsyncSessions(_SessionOps):
         """See :meth:`Sessions.wait`."""
         return await self._client._drive(self._wait_op(session_id, until, timeout, interval))
 
-    # --- analyze_many(...) -> BulkResult: provided by the bulk module, added here by its author.
+    async def analyze_many(
+        self,
+        ids: Iterable[str | Session],
+        *,
+        concurrency: int = 8,
+        rate_limit: float | None = None,
+        store: Any = None,
+        progress: Any = True,
+        skip_analyzed: bool = True,
+        force: bool = False,
+    ) -> Any:
+        """See :meth:`Sessions.analyze_many` (run on the caller's event loop)."""
+        from .bulk import analyze_many_async  # lazy: the bulk engine loads on first use
+
+        return await analyze_many_async(
+            self._client, ids, concurrency=concurrency, rate_limit=rate_limit, store=store,
+            progress=progress, skip_analyzed=skip_analyzed, force=force,
+        )
 
 
 class AsyncSessionIterator(AsyncIterator[Session]):

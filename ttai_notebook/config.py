@@ -108,7 +108,16 @@ def resolve_token(token: str | Secret | None) -> Secret | None:
             return None
     secret = Secret(token)
     value = secret.get_secret_value().strip()
-    return Secret(value) if value else None
+    if not value:
+        return None
+    if not value.isascii() or not value.isprintable() or any(ch.isspace() for ch in value):
+        # Say what is wrong without echoing the token.
+        raise ValidationError(
+            "token contains spaces, line breaks or non-ASCII characters, so it cannot be a valid API "
+            "token: copy it again (only the token itself, without 'Bearer ')",
+            field="token",
+        )
+    return Secret(value)
 
 
 def resolve_base_url(base_url: str | None) -> str:

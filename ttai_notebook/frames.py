@@ -6,13 +6,16 @@ dialect; all normalisation is the models' (`Session.from_api`). Charts and expor
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import gc
 import itertools
 import re
 import unicodedata
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -21,14 +24,20 @@ from .models import Session
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "FEEDBACK_COLUMNS",
     "INCOMPLETE_STATUSES",
+    "REPORT_CARD_COLUMNS",
+    "SESSION_COLUMNS",
     "SMALL_SAMPLE",
+    "SUMMARY_COLUMNS",
     "SmallSampleWarning",
     "as_sessions",
     "cap_groups",
     "feedback_frame",
     "first_vs_best",
     "report_card_frame",
+    "rubric_topics",
+    "scored_sessions",
     "sessions_frame",
     "summary",
     "theme_key",
@@ -72,6 +81,8 @@ REPORT_CARD_COLUMNS = (
     "note",
 )
 FEEDBACK_COLUMNS = ("session_id", "scenario_id", "user_email", "kind", "text", "theme")
+# A metadata key named like any standard column becomes ``meta_<key>`` in every frame alike.
+_RESERVED = frozenset((*SESSION_COLUMNS, *REPORT_CARD_COLUMNS, *FEEDBACK_COLUMNS))
 SUMMARY_COLUMNS = (
     "sessions",
     "learners",
@@ -85,10 +96,36 @@ SUMMARY_COLUMNS = (
     "small_sample",
 )
 
-_UTC = dt.timezone.utc
-_DATETIME = "datetime64[us, UTC]"  # the API's precision; stated so pandas 2 and 3 agree
 _US_PER_DAY = 86_400_000_000
 _NAT = np.iinfo(np.int64).min
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a frame is built.
+
+    Building a frame allocates many small acyclic objects (and, from raw dicts, many models); each burst
+    triggers full collections that walk every object the kernel holds, which cost more than the work itself.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _without_gc(function: _F) -> _F:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _gc_paused():
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class SmallSampleWarning(UserWarning):
@@ -170,18 +207,12 @@ def _floats(values: Sequence[float | None]) -> pd.api.extensions.ExtensionArray:
     return pd.arrays.FloatingArray(arr, np.isnan(arr))
 
 
-def _from_float_array(arr: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    arr = np.asarray(arr, dtype=float)
-    return pd.arrays.FloatingArray(arr.copy(), np.isnan(arr))
-
-
 def _epoch_us(values: Sequence[dt.datetime | None]) -> np.ndarray:
     """Aware datetimes → int64 microseconds since the epoch (`_NAT` for None), exact to the microsecond."""
-    epoch = dt.datetime(1970, 1, 1, tzinfo=_UTC)
-    one = dt.timedelta(microseconds=1)
-    return np.fromiter(
-        ((v - epoch) // one if v is not None else _NAT for v in values), dtype=np.int64, count=len(values)
-    )
+    if not len(values):
+        return np.empty(0, dtype=np.int64)
+    parsed = pd.DatetimeIndex(pd.to_datetime(list(values), utc=True)).as_unit("us")
+    return np.asarray(parsed.asi8, dtype=np.int64)
 
 
 def _datetimes(epoch_us: np.ndarray) -> pd.DatetimeIndex:
@@ -252,6 +283,11 @@ def _metadata_array(values: list[Any]) -> Any:
     return out
 
 
+def _merged_metadata(s: Session) -> dict[Any, Any]:
+    """``metadata`` keys, then the ``user_metadata`` keys it does not already have."""
+    return {**s.metadata, **{k: v for k, v in s.user_metadata.items() if k not in s.metadata}}
+
+
 def _metadata_columns(
     items: Sequence[Session], reserved: Iterable[str], keys: bool | Sequence[str]
 ) -> dict[str, Any]:
@@ -262,7 +298,7 @@ def _metadata_columns(
     """
     if keys is False:
         return {}
-    metas = [{**s.user_metadata, **s.metadata} if s.user_metadata else s.metadata for s in items]
+    metas = [_merged_metadata(s) if s.user_metadata else s.metadata for s in items]
     found = dict.fromkeys(itertools.chain.from_iterable(metas))
     if keys is not True:
         wanted = {str(k) for k in keys}  # type: ignore[union-attr]
@@ -278,11 +314,8 @@ def _metadata_columns(
 
 
 def _take(array: Any, index: np.ndarray) -> Any:
-    """Row ``index`` of a session-level array (for the long frames; categoricals keep their categories)."""
-    if isinstance(array, pd.DatetimeIndex):
-        return array.take(index)
-    if isinstance(array, np.ndarray):
-        return array.take(index)
+    """Rows ``index`` of a session-level array (numpy, extension array or index; categoricals keep their
+    categories, so the long frames repeat codes, not strings)."""
     return array.take(index)
 
 
@@ -304,6 +337,7 @@ def _is_counted(statuses: Sequence[str | None]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
+@_without_gc
 def sessions_frame(sessions: Any, *, metadata: bool | Sequence[str] = True) -> pd.DataFrame:
     """One row per session: who practised what, when, for how long, and the score.
 
@@ -336,12 +370,16 @@ def sessions_frame(sessions: Any, *, metadata: bool | Sequence[str] = True) -> p
         attempt         Int64                   1-based per learner × scenario, by created_at (all
                                                 statuses count); <NA> without a learner email
         week            datetime64[us, UTC]     Monday 00:00 UTC of created_at's week
-        <metadata key>  category / boolean /    one per metadata key (``team``, ...); a key that clashes
-                        Int64 / Float64 /       with a column above is named ``meta_<key>``; nested
-                        object                  values stay Python objects
+        <metadata key>  category / boolean /    one per metadata key (``team``, ...): all strings →
+                        Int64 / Float64 /       category, bools → boolean, ints → Int64, numbers →
+                        object                  Float64, mixed scalars → category of their text,
+                                                nested values → object
         ==============  ======================  ==========================================================
 
-        Missing strings are NaN in categoricals; missing numbers are ``<NA>``.
+        A metadata key named like a standard column of any frame (``score``, ``topic``, ``kind``, ...)
+        becomes ``meta_<key>``, in every frame alike. Missing strings are NaN in categoricals; missing
+        numbers are ``<NA>``. For raw dicts, convert once with `as_sessions` when building several frames:
+        the models' normalisation is the costly step.
 
     Examples
     --------
@@ -374,10 +412,11 @@ def sessions_frame(sessions: Any, *, metadata: bool | Sequence[str] = True) -> p
         "attempt": _attempts(email, scenario_id, created_us),
         "week": _week_start(created_us),
     }
-    columns.update(_metadata_columns(items, SESSION_COLUMNS, metadata))
+    columns.update(_metadata_columns(items, _RESERVED, metadata))
     return pd.DataFrame(columns, copy=False)
 
 
+@_without_gc
 def report_card_frame(
     sessions: Any, *, include_incomplete: bool = False, metadata: bool | Sequence[str] = True
 ) -> pd.DataFrame:
@@ -437,6 +476,7 @@ def report_card_frame(
     )
 
 
+@_without_gc
 def feedback_frame(
     sessions: Any, *, include_incomplete: bool = False, metadata: bool | Sequence[str] = True
 ) -> pd.DataFrame:
@@ -510,13 +550,9 @@ def _long_frame(
     columns: dict[str, Any] = {}
     for name in order:
         columns[name] = own[name] if name in own else _take(base[name], rows)
-    # Metadata only for sessions that have rows: skip the scan of the rest.
-    used = np.unique(rows)
-    meta = _metadata_columns([items[i] for i in used], order, metadata)
-    if meta:
-        position = np.searchsorted(used, rows)
-        for name, array in meta.items():
-            columns[name] = _take(array, position)
+    # The same metadata columns as sessions_frame (from every session), whichever sessions have rows here.
+    for name, array in _metadata_columns(items, _RESERVED, metadata).items():
+        columns[name] = _take(array, rows)
     return pd.DataFrame(columns, copy=False)
 
 
@@ -537,10 +573,18 @@ _WORD = re.compile(r"[a-z]+")
 
 
 def _restore_e(stem: str) -> str:
-    # "handl(ed)" → "handle", "summaris(ing)" → "summarise", "clos(ing)" → "close"; "focus(ed)" stays.
-    if len(stem) >= 3 and (stem[-1] == "l" and stem[-2] not in "aeiouyl" or stem.endswith("dg")):
+    # "handl(ed)" → "handle", "summaris(ing)" → "summarise", "refram(ing)" → "reframe", "solv(ing)" → "solve";
+    # "focus(ed)", "claim(ed)" and "ask(ed)" stay as they are.
+    if len(stem) < 3:
+        return stem
+    if (stem[-1] == "l" and stem[-2] not in "aeiouyl") or stem.endswith(("dg", "lv")):
         return stem + "e"
-    if len(stem) >= 3 and stem[-1] in "sczvg" and stem[-2] in "aeiouy" and not stem.endswith("us"):
+    if (
+        stem[-1] in "sczvgkm"
+        and stem[-2] in "aeiouy"
+        and stem[-3] not in "aeiouy"
+        and not stem.endswith("us")
+    ):
         return stem + "e"
     return stem
 
@@ -749,9 +793,13 @@ def summary(
         out[column] = out[column].astype("Int64")
     for column in ("coverage", "mean_score", "median_score", "pass_rate", "median_duration_min", "first_to_best"):
         out[column] = out[column].astype("Float64")
-    out["small_sample"] = (out["analyzed"] < min_analyzed).to_numpy(dtype=bool)
     if not keys:
+        # One row, labelled "all", even for an empty frame (zero sessions is a KPI too).
+        out = out.reindex(["all"])
         out.index = pd.Index(["all"])
+        for column in ("sessions", "learners", "analyzed"):
+            out[column] = out[column].fillna(0)
+    out["small_sample"] = (out["analyzed"] < min_analyzed).to_numpy(dtype=bool)
     out.attrs["threshold"] = float(threshold)
     small = out.index[out["small_sample"].to_numpy()]
     if len(small):
@@ -831,7 +879,7 @@ def weekly_scores(
     week = rows["week"] if "week" in rows.columns else None
     if week is None:
         created = rows["created_at"]
-        week = created.dt.floor("D") - pd.to_timedelta(created.dt.weekday, unit="D")
+        week = created.dt.floor("D") - pd.to_timedelta(created.dt.day_of_week, unit="D")
     if keys:
         group = cap_groups(rows[keys[0]], max_groups) if max_groups else rows[keys[0]].astype(str)
     else:
@@ -853,7 +901,8 @@ def first_vs_best(
     best_score, gain (best − first), and ``by`` (the value on the learner's first attempt) when given.
     """
     _require(df, ("user_email", "scenario_id", "score", "created_at"), "first_vs_best")
-    keys = _keys(by, df, "first_vs_best")
+    # A key that is already an output column (user_email, scenario_*) needs no extra column.
+    keys = [k for k in _keys(by, df, "first_vs_best") if k not in ("user_email", "scenario_id", "scenario_name")]
     rows = scored_sessions(df, include_incomplete=include_incomplete)
     rows = rows[rows["user_email"].notna()].sort_values("created_at", kind="stable")
     columns = ["user_email", "scenario_id", "scenario_name", "attempts", "first_score", "best_score", "gain", *keys]

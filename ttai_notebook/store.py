@@ -302,8 +302,9 @@ class Store:
     Parameters
     ----------
     path : str or os.PathLike, optional
-        The SQLite file (created with its folder if missing). ``None`` (the default) keeps the store in
-        memory: nothing is written to disk unless you give a path or call :meth:`Store.default`.
+        The SQLite file (created with its folder if missing). ``None`` (the default) or ``":memory:"``
+        keeps the store in memory: nothing is written to disk unless you give a path or call
+        :meth:`Store.default` (``$TTAI_STORE`` or ``~/.cache/ttai_notebook/store.sqlite``).
     timeout : float
         Seconds to wait for another process's write lock before giving up (SQLite ``busy_timeout``).
 
@@ -321,14 +322,15 @@ class Store:
     >>> import ttai_notebook as tt
     >>> client = tt.Client.sandbox(seed=0)
     >>> with tt.Store() as store:                      # in memory; tt.Store("scores.sqlite") for a file
-    ...     store.put_sessions(client.sessions.list(max_items=5))
-    ...     len(store)
-    5
+    ...     written = store.put_sessions(client.sessions.list(max_items=5))
+    ...     print(written, len(store), len(store.analyzed_ids()))
+    5 5 2
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 30.0) -> None:
         self._lock = threading.RLock()
-        self._path = None if path is None else Path(path).expanduser()
+        # ":memory:" is SQLite's own spelling of "no file"; taken literally it would create a file of that name.
+        self._path = None if path is None or path == ":memory:" else Path(path).expanduser()
         self._conn: sqlite3.Connection | None = None
         self._conn = self._open(timeout)
 

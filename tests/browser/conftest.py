@@ -152,7 +152,7 @@ def browser(lab: Lab) -> Iterator[Any]:
 
 @pytest.fixture()
 def page(browser: Any, lab: Lab) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context = browser.new_context(viewport={"width": 1280, "height": 1800})
     pg = context.new_page()
     pg.dialogs = []  # type: ignore[attr-defined]
 
@@ -253,3 +253,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture()
+def served_sandbox() -> Iterator[tuple[Any, str]]:
+    """A fresh sandbox served on 127.0.0.1: the notebook's kernel talks to it over HTTP, the test inspects it."""
+    from ttai_notebook.sandbox import Sandbox
+
+    box = Sandbox(seed=0)
+    server = box.serve(port=0)
+    try:
+        yield box, server.base_url
+    finally:
+        server.close()
+
+
+def client_cell(base_url: str) -> str:
+    """Notebook code for a client on the served sandbox (no real token anywhere)."""
+    return (
+        "import json, pathlib\n"
+        "import ttai_notebook as tt\n"
+        f"client = tt.Client(token='sandbox', base_url={base_url!r}, max_retries=0)\n"
+    )

@@ -31,6 +31,14 @@ def test_token_argument_beats_environment(monkeypatch):
     assert resolve_token("  padded\n").get_secret_value() == "padded"
 
 
+@pytest.mark.parametrize("token", ["two words", "line\nbreak", "tökén", "Bearer abc"])
+def test_malformed_tokens_are_refused_without_echoing_them(token):
+    with pytest.raises(ValidationError) as info:
+        resolve_token(token)
+    assert info.value.field == "token"
+    assert token not in str(info.value)
+
+
 def test_base_url_precedence(monkeypatch):
     monkeypatch.delenv("TTAI_BASE_URL", raising=False)
     assert resolve_base_url(None) == DEFAULT_BASE_URL == "https://api.toughtongueai.com/api/public"
@@ -95,9 +103,12 @@ async def test_no_token_fails_before_sending_and_says_how(make_client, api, monk
 
 async def test_absolute_urls_are_refused_so_the_token_stays_home(make_client, api):
     client = make_client()
-    with pytest.raises(ValidationError, match="relative"):
-        await call(client.request("GET", "https://evil.example/steal"))
+    for target in ("https://evil.example/steal", "//evil.example/steal", "http:evil"):
+        with pytest.raises(ValidationError, match="relative"):
+            await call(client.request("GET", target))
     assert api.requests == []
+    api.on("GET", "/thing", {"ok": 1})
+    assert await call(client.request("GET", "/thing", params={"next": "https://x.example/"})) == {"ok": 1}
 
 
 # -- the Secret ---------------------------------------------------------------------------------

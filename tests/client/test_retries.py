@@ -217,3 +217,15 @@ async def test_update_through_upsert_is_retried_after_a_5xx(make_client, api):
     scenario = await call(client.scenarios.update("abc", name="New"))
     assert scenario.name == "New"
     assert api.count("POST", "/scenarios") == 2  # POST with an id is an idempotent update
+
+
+async def test_stats_read_well_and_reset(make_client, api):
+    api.on("GET", "/balance", (503, {"detail": "x"}), httpx.ReadError, {"available_minutes": 1})
+    client = make_client()
+    await call(client.balance())
+    text = repr(client.stats)
+    assert text.startswith("ClientStats(requests=3, retries=2, waits=2 (")
+    assert "errors={503: 1, 'ReadError': 1}" in text
+    assert client.stats.as_dict()["requests"] == 3
+    client.stats.reset()
+    assert client.stats.as_dict() == {"requests": 0, "retries": 0, "waits": 0, "wait_seconds": 0.0, "errors": {}}

@@ -79,7 +79,9 @@ timings = {}
 for path in sys.argv[1:]:
     nb = nbformat.read(path, as_version=4)
     started = time.perf_counter()
-    NotebookClient(nb, timeout=240, kernel_name="python3",
+    # A finite timeout matters: nbclient can sit on a reply it already has until the timeout when a cell writes
+    # into an ipywidgets Output (jupyter/nbclient#312), and with no timeout it never returns.
+    NotebookClient(nb, timeout=60, kernel_name="python3",
                    resources={"metadata": {"path": os.path.dirname(path)}}).execute()
     timings[os.path.basename(path)] = round(time.perf_counter() - started, 1)
     if os.path.basename(path) == "probe.ipynb":

@@ -3,8 +3,10 @@ and audit."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -251,6 +253,7 @@ def test_report_runs_the_notebook_with_parameters_and_embeds_charts(tmp_path: Pa
     assert '<img src="data:image/png;base64,' in html
     assert "teams: [&#39;North&#39;] pass mark: 85" in html or "teams: ['North'] pass mark: 85" in html
     assert "import matplotlib" not in html  # inputs hidden
+    assert '<img src="data:image/png;base64,' in html and 'alt="Chart: A report"' in html  # the section names it
     assert "1 charts" in proc.stderr and "offline sandbox" in proc.stderr
     assert json.loads(src.read_text()) == PLOT_NOTEBOOK  # the source notebook is untouched
 
@@ -262,7 +265,8 @@ def test_report_failure_exits_nonzero_with_the_error(tmp_path: Path) -> None:
     out = tmp_path / "bad.html"
     proc = run_cli("report", "--notebook", str(src), "-o", str(out), "-q")
     assert proc.returncode == 1
-    assert "the report failed in code cell 4: RuntimeError: no sessions in that range" in proc.stderr
+    assert ("the report failed in cell 3 (\"raise RuntimeError('no sessions in that range')\"): "
+            "RuntimeError: no sessions in that range") in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()
 
@@ -282,18 +286,32 @@ def test_report_without_parameters_cell_or_notebook_fails_clearly(tmp_path: Path
 @pytest.mark.slow
 def test_report_renders_the_team_report(tmp_path: Path) -> None:
     assert (REPO / "notebooks" / "05_team_report.ipynb").is_file()
-    out = tmp_path / "north.html"
+    out = tmp_path / "east.html"
     env = {**CHILD_ENV, "TTAI_TOKEN": TOKEN}  # --sandbox must hide it from the kernel
-    proc = run_cli("report", "--team", "North", "--threshold", "75", "--sandbox", "-o", str(out), env=env)
+    proc = run_cli("report", "--team", "Enterprise East", "--since", "2026-02-01", "--until", "2026-04-30",
+                   "--threshold", "75", "--sandbox", "-o", str(out), env=env)
     assert proc.returncode == 0, proc.stderr
     html = out.read_text()
-    assert html.count('<img src="data:image/png;base64,') >= 2
-    assert "North" in html
+    assert html.count('<img src="data:image/png;base64,') == 5
+    date = r"(\d\d \w{3} \d{4})"
+    headline = re.search(rf"<strong>Enterprise East</strong> · {date} – {date} · pass mark 75", html)
+    assert headline, "the headline names the team, the period and the pass mark"
+    first, last = (dt.datetime.strptime(d, "%d %b %Y").date() for d in headline.groups())
+    assert dt.date(2026, 2, 1) <= first <= last <= dt.date(2026, 4, 30)
     assert "tt.connect()" not in html and "import ttai_notebook" not in html  # a document, not code
+    assert "offline sandbox" in html  # it says where the data came from
     assert TOKEN not in html
     from ttai_notebook.audit import scan_text
 
     assert scan_text(html, [TOKEN]) == []
+
+
+@pytest.mark.slow
+def test_report_for_an_unknown_team_says_so(tmp_path: Path) -> None:
+    proc = run_cli("report", "--team", "Nobody", "-q", "-o", str(tmp_path / "x.html"))
+    assert proc.returncode == 1
+    assert "No analysed sessions for Nobody between the start and now. Check the team names" in proc.stderr
+    assert not (tmp_path / "x.html").exists()
 
 
 # ----------------------------------------------------------------------------------------------------------- audit

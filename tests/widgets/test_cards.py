@@ -166,7 +166,7 @@ def test_report_card_table_rows_and_categorical_scores() -> None:
     )
     markup = cards.render_analysis(analysis)
     assert "Report card" in markup
-    assert markup.count("<tr>") == 3  # header + 2 rows
+    assert markup.count("<tr ") == 3  # header + 2 rows
     assert ">Opening<" in markup and ">INTP<" in markup and "30%" in markup and ">Warm<" in markup
 
 
@@ -186,6 +186,12 @@ def test_simulated_analyses_are_labelled(feedback, simulated) -> None:
     assert ('data-ttai="simulated"' in markup) is simulated
     session = Session(id="s", analysis=Analysis(score=70, detailed_feedback=feedback))
     assert ('data-ttai="simulated"' in cards.render_session(session)) is simulated
+
+
+def test_documented_dialect_simulated_flag_is_labelled() -> None:
+    analysis = Analysis.from_api({"overall_score": 27, "strengths": [], "improvements": [], "simulated": True})
+    assert 'data-ttai="simulated"' in cards.render_analysis(analysis)
+    assert 'data-ttai="simulated"' not in cards.render_analysis(Analysis.from_api({"overall_score": 27}))
 
 
 def test_theme_variables_with_fallbacks() -> None:

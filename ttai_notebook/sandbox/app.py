@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ from .urls import API_PREFIX
 from .validation import dumps
 
 __all__ = ["Reply", "Ticket", "SandboxApp", "DROP_MESSAGE"]
+
+_CACHE_SIZE = 4096
 
 #: What a client sees when the sandbox drops a connection (httpx's wording).
 DROP_MESSAGE = "Server disconnected without sending a response."
@@ -72,6 +75,23 @@ class SandboxApp:
         self.lock = state.lock
         self._in_flight = 0
         self._ids = itertools.count(1)
+        self._cache: OrderedDict[tuple[Any, ...], tuple[int, bytes]] = OrderedDict()
+
+    # ---- answers cached until the state changes ----
+    def cached(self, key: tuple[Any, ...]) -> bytes | None:
+        """An encoded answer stored under ``key`` while the state has not changed since (call under the lock)."""
+        hit = self._cache.get(key)
+        if hit is None or hit[0] != self.state.version:
+            return None
+        self._cache.move_to_end(key)
+        return hit[1]
+
+    def remember(self, key: tuple[Any, ...], body: bytes) -> None:
+        """Store an encoded answer for the current state (the oldest go beyond 4096 entries)."""
+        self._cache[key] = (self.state.version, body)
+        self._cache.move_to_end(key)
+        while len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
 
     # ---- building replies ----
     def _reply(self, status: int, body: Any, request_id: str, headers: list[tuple[str, str]] | None = None) -> Reply:
@@ -96,6 +116,7 @@ class SandboxApp:
             self.state.reset()
             self.counters.reset()
             self.faults.reset()
+            self._cache.clear()
 
     # ---- the three steps ----
     def admit(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> Ticket | Reply:
@@ -162,7 +183,7 @@ class SandboxApp:
         """Apply injected faults and auth, execute the handler, and count what happened."""
         route = ticket.route
         with self.lock:
-            forced = self.faults.take_forced(ticket.method, route.pattern, ticket.path)
+            forced = self.faults.take_forced(ticket.method, route.pattern, ticket.path, control=route.sandbox_only)
             if forced is not None and not forced.drop and not forced.after_execute:
                 self.counters.injected["forced"] += 1
                 return self._count_response(self._fault_reply(forced.status, ticket, forced=True))
@@ -217,7 +238,11 @@ class SandboxApp:
             reply = self.error(500, f"Sandbox internal error: {type(exc).__name__}: {exc}", ticket.request_id,
                                details={"sandbox_bug": True})
         else:
-            reply = self._reply(result.status, result.body, ticket.request_id, result.headers)
+            if result.raw is not None:
+                reply = Reply(result.status, result.raw, [("content-type", "application/json"),
+                                                          ("x-request-id", ticket.request_id), *result.headers])
+            else:
+                reply = self._reply(result.status, result.body, ticket.request_id, result.headers)
         self.counters.executed[ticket.route.key] += 1
         return reply
 

@@ -40,7 +40,7 @@ def format_ts(dt: datetime) -> str:
     """
     if dt.tzinfo is not None:
         dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return dt.isoformat(timespec="microseconds")
 
 
 def parse_ts(text: str) -> datetime:

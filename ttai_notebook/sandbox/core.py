@@ -153,7 +153,7 @@ class Sandbox:
         count : int
         route : str, optional
             ``"POST /scenarios"``, ``"GET /sessions/{id}"``, a concrete path (``"/sessions/abc"``), or a
-            path without method. None matches every route.
+            path without method. None matches every API route (``/sandbox/...`` routes only when named).
         drop : bool
             Execute the request, then close the connection without answering (``status`` is ignored).
         after_execute : bool

@@ -73,7 +73,7 @@ class ForcedFault:
     after_execute: bool
 
     def matches(self, method: str, pattern: str, path: str) -> bool:
-        """Whether this fault applies to a request (``route`` None matches every API route)."""
+        """Whether this fault applies to a request (``route`` None matches every route)."""
         if self.route is None:
             return True
         want_method, _, want_path = self.route.strip().partition(" ")
@@ -121,10 +121,13 @@ class FaultInjector:
         with self._lock:
             self._forced.append(ForcedFault(status, count, route, drop, after_execute))
 
-    def take_forced(self, method: str, pattern: str, path: str) -> ForcedFault | None:
-        """Consume one matching forced failure, if any."""
+    def take_forced(self, method: str, pattern: str, path: str, *, control: bool = False) -> ForcedFault | None:
+        """Consume one matching forced failure, if any. A sandbox control route (``control``) is only
+        hit by a fault that names it."""
         with self._lock:
             for fault in self._forced:
+                if control and fault.route is None:
+                    continue
                 if fault.matches(method, pattern, path):
                     fault.remaining -= 1
                     if fault.remaining <= 0:

@@ -61,7 +61,7 @@ class SessionRecord:
     last_evaluated_at: datetime | None = None
     analyzed: bool = False
     transcript: str | None = None
-    # (seed, index, scenario_key, skill, status, trainee first name, duration) for demo sessions
+    # (seed, index, scenario_key, skill, status, trainee first name, duration, short) for demo sessions
     transcript_gen: tuple[Any, ...] | None = None
     rubric: list[dict[str, Any]] | None = None
     evaluation: dict[str, Any] | None = None

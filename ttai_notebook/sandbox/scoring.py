@@ -125,6 +125,7 @@ _OBJECTION_CUES = ("expensive", "price", "budget", "cost", "not interested", "bu
                    "why should", "unacceptable", "ridiculous", "third time", "waste of")
 _REFRAME = ("because", "what if", "compared", "the cost of", "value", "in fact", "the reason", "that's why",
             "which means", "so that", "for example", "one customer", "consider")
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 _NUMBER = re.compile(r"(?<![\w])(\$?\d[\d,.]*%?|\d+x)(?![\w])")
 
 
@@ -183,10 +184,14 @@ def extract_features(turns: Sequence[Turn]) -> Features:
     joined = " \n ".join(user)
     questions = open_q = 0
     for text in user:
-        for sentence in re.findall(r"[^.?!]*\?", text):
-            questions += 1
-            if sentence.strip().startswith(_OPEN_Q) or _has(sentence, (" what ", " how ", " why ")):
-                open_q += 1
+        if "?" not in text:
+            continue
+        for sentence in _SENTENCE_END.split(text):
+            if sentence.endswith("?"):
+                questions += 1
+                sentence = sentence.strip()
+                if sentence.startswith(_OPEN_Q) or _has(sentence, (" what ", " how ", " why ")):
+                    open_q += 1
     raised = answered = 0
     for i, t in enumerate(turns):
         if t.speaker == "AI" and _has(t.text.lower(), _OBJECTION_CUES):

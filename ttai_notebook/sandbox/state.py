@@ -2,6 +2,7 @@
 Errors are :class:`SandboxError` carrying the status code the service would answer with."""
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -128,6 +129,8 @@ class SandboxState:
         self.clock_kind = clock
         self.counters = counters if counters is not None else Counters()
         self.lock = threading.RLock()
+        #: Bumped by every change, so cached answers know when they are stale.
+        self.version = 0
         self.reset()
 
     # ---- lifecycle ----
@@ -146,6 +149,7 @@ class SandboxState:
             self.access_tokens: dict[str, dict[str, Any]] = {}
             self.clock = DeterministicClock() if self.clock_kind == "demo" else RealClock()
             self.ids = IdGenerator(self.seed, "run")
+            self.version += 1
 
     def _new_id(self, at: datetime, taken: Mapping[str, Any]) -> str:
         new = self.ids.new_id(at)
@@ -230,6 +234,7 @@ class SandboxState:
             self._apply_rubric(rec, fields)
             self.scenarios[rec.id] = rec
             self.counters.creates["scenario"] += 1
+            self.version += 1
             return rec
 
     def update_scenario(self, scenario_id: str, fields: Mapping[str, Any]) -> ScenarioRecord:
@@ -256,6 +261,7 @@ class SandboxState:
                     rec.extra[key] = value
             self._apply_rubric(rec, fields)
             rec.updated_at = self.clock.tick()
+            self.version += 1
             return rec
 
     def delete_scenario(self, scenario_id: str) -> None:
@@ -264,6 +270,7 @@ class SandboxState:
             self.get_scenario(scenario_id)
             del self.scenarios[scenario_id]
             self.clock.tick()
+            self.version += 1
 
     # ---- sessions ----
     def get_session(self, session_id: str) -> SessionRecord:
@@ -326,8 +333,11 @@ class SandboxState:
                 rubric=scenario.rubric or None,
             )
             self.sessions[rec.id] = rec
-            self._order.insert(0, rec)
+            # Keep newest-first order even when a real clock is behind the demo's history.
+            at = bisect.bisect_left(self._order, -rec.created_at.timestamp(), key=lambda s: -s.created_at.timestamp())
+            self._order.insert(at, rec)
             self.counters.creates["session"] += 1
+            self.version += 1
             return rec
 
     def complete_session(self, session_id: str, transcript: str, *, duration_s: float | None = None,
@@ -357,6 +367,7 @@ class SandboxState:
             rec.completed_at = now
             rec.updated_at = now
             rec.duration = round(float(duration_s), 1) if duration_s is not None else _estimate_duration(transcript)
+            self.version += 1
             scenario = self.scenarios.get(rec.scenario_id)
             auto = bool(scenario and (scenario.session_analysis or {}).get("is_auto_analysis"))
             if auto and status == COMPLETED and self.available_minutes >= ANALYSIS_COST:
@@ -377,6 +388,7 @@ class SandboxState:
         self.available_minutes = round(self.available_minutes - ANALYSIS_COST, 4)
         self.balance_updated = now
         self.counters.analyses[rec.id] += 1
+        self.version += 1
 
     def analyze_session(self, session_id: str, *, force: bool = False) -> tuple[SessionRecord, bool]:
         """Analyse a completed session. Returns ``(session, charged)``.
@@ -415,6 +427,7 @@ class SandboxState:
         with self.lock:
             self.available_minutes = float(minutes)
             self.balance_updated = self.clock.tick()
+            self.version += 1
 
     # ---- scenario access tokens ----
     def create_access_token(self, scenario_id: str, valid_for_hours: int = 1,
@@ -428,4 +441,5 @@ class SandboxState:
                       "expires_at": now + timedelta(hours=valid_for_hours)}
             self.access_tokens[token] = record
             self.counters.creates["access_token"] += 1
+            self.version += 1
             return record

@@ -35,7 +35,12 @@ def __getattr__(name: str) -> Any:
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'ttai_notebook.widgets' has no attribute {name!r}")
-    module = importlib.import_module(f".{module_name}", __name__)
+    try:
+        module = importlib.import_module(f".{module_name}", __name__)
+    except ModuleNotFoundError as exc:  # e.g. an optional widget module not shipped in this build
+        if exc.name != f"{__name__}.{module_name}":
+            raise
+        raise AttributeError(f"module 'ttai_notebook.widgets' has no attribute {name!r}") from None
     value = getattr(module, name)
     globals()[name] = value
     return value

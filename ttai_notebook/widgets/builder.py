@@ -115,6 +115,9 @@ class ScenarioBuilder(W.VBox):
 
         if isinstance(scenario, str):
             scenario = client.scenarios.get(scenario)
+        elif scenario is not None and getattr(scenario, "ai_instructions", None) is None and getattr(scenario, "id", None):
+            # Scenario lists are summaries (no AI instructions): edit the full scenario, not a partial one.
+            scenario = client.scenarios.get(scenario.id)
 
         self.fields: dict[str, W.Widget] = {
             "name": W.Text(placeholder="e.g. Cold call: first meeting ask", layout=W.Layout(width="100%")),

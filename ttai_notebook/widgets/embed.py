@@ -19,9 +19,10 @@ import traitlets
 
 from . import events as E
 from ._runner import TaskRunner, error_text
+from ..cards import is_simulated
 from .practice_page import SANDBOX_LABEL, build_practice_page, page_config
 
-__all__ = ["EmbeddedSession"]
+__all__ = ["EmbeddedSession", "richest_analysis"]
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _MAX_TRANSCRIPT = 1_000_000  # characters; the sandbox refuses larger bodies anyway
@@ -33,6 +34,25 @@ def _is_sandbox_url(url: str) -> bool:
     except ImportError:  # pragma: no cover - sandbox package always ships with ttai_notebook
         return url.startswith("https://sandbox.ttai.invalid/embed/")
     return bool(is_sandbox_url(url))
+
+
+def richest_analysis(client: Any, session_id: str, analysis: Any) -> tuple[Any, Any]:
+    """``(session, analysis)`` with the fullest analysis available.
+
+    The documented analyse answer carries only score, strengths and improvements; the session object holds
+    the whole evaluation (report card, feedback, next steps). Fetching it costs no analysis; if it fails or
+    is poorer, the analyse answer is kept.
+    """
+    try:
+        session = client.sessions.get(session_id)
+    except Exception:  # noqa: BLE001 - the analyse answer is still a result
+        return None, analysis
+    full = getattr(session, "analysis", None)
+    if full is not None and getattr(full, "has_results", False) and (
+        len(full.report_card) >= len(getattr(analysis, "report_card", ())) or analysis is None
+    ):
+        return session, full
+    return session, analysis
 
 
 class EmbeddedSession(anywidget.AnyWidget):
@@ -48,8 +68,8 @@ class EmbeddedSession(anywidget.AnyWidget):
     height : int, optional
         Frame height in pixels, overriding the kind's.
     allowed_origins : sequence of str
-        Origins whose messages are accepted (default: the vendor app). Messages must also come from this
-        widget's own frame.
+        Origins whose messages are accepted (default: the vendor app; plus the ``app_url`` of ``client``
+        when the link is on it). Messages must also come from this widget's own frame.
     client : Client, optional
         Required for sandbox links: the kernel completes and scores the simulated session with it.
     threaded : bool, optional
@@ -119,6 +139,10 @@ class EmbeddedSession(anywidget.AnyWidget):
         if isinstance(allowed_origins, str):
             allowed_origins = [allowed_origins]
         origins = [str(o).rstrip("/") for o in allowed_origins or ()]
+        app_url = getattr(client, "app_url", None)
+        if isinstance(app_url, str) and app_url.startswith("https://") and E.origin_of(app_url) == E.origin_of(url):
+            # A client configured for another vendor app origin (e.g. a staging app) made this link.
+            origins = list(dict.fromkeys([*origins, E.origin_of(app_url)]))
         for origin in origins:
             if not origin.startswith(("https://", "http://")):
                 raise ValueError(f"allowed_origins must be origins like 'https://app.toughtongueai.com'; got {origin!r}.")
@@ -354,9 +378,13 @@ class EmbeddedSession(anywidget.AnyWidget):
         def task() -> tuple[Any, Any]:
             from ..sandbox.practice import complete_session  # noqa: PLC0415
 
-            session = complete_session(self._client, session_id, transcript, duration_s=duration, status=status)
-            analysis = self._client.sessions.analyze(session_id) if status == "completed" else None
-            return session, analysis
+            completed = complete_session(self._client, session_id, transcript, duration_s=duration, status=status)
+            if status != "completed":
+                return completed, None
+            fetched, analysis = richest_analysis(
+                self._client, session_id, self._client.sessions.analyze(session_id)
+            )
+            return fetched or completed, analysis
 
         def done(result: tuple[Any, Any]) -> None:
             self.session, self.analysis = result
@@ -373,7 +401,7 @@ class EmbeddedSession(anywidget.AnyWidget):
                     "score_text": a.score_text,
                     "strengths": list(a.strengths)[:5],
                     "improvements": list(a.improvements)[:5],
-                    "simulated": bool(getattr(a, "is_simulated", True)),
+                    "simulated": is_simulated(a),
                 },
                 via,
             )

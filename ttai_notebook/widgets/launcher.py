@@ -16,7 +16,7 @@ import ipywidgets as W
 import traitlets
 
 from ._runner import TaskRunner, error_text
-from .embed import EmbeddedSession
+from .embed import EmbeddedSession, richest_analysis
 
 __all__ = ["PracticeLauncher", "parse_metadata"]
 
@@ -191,8 +191,11 @@ class PracticeLauncher(W.VBox):
         ids = [s.id for s in scenarios]
         if select in ids:
             self.scenario_picker.value = select
-        elif select is not None:
-            self._set(None, "error", f"Scenario {select!r} is not in your list; pick one above.")
+        else:
+            if ids and self.scenario_picker.value not in ids:
+                self.scenario_picker.value = ids[0]
+            if select is not None:
+                self._set(None, "error", f"Scenario {select!r} is not in your list; pick one above.")
         if not scenarios:
             self._set(None, "info", "No scenarios yet: create one with tt.widgets.ScenarioBuilder(client).")
         self._sync_buttons()
@@ -309,8 +312,9 @@ class PracticeLauncher(W.VBox):
             self._client.sessions.wait(session_id, until="completed", timeout=timeout, interval=self._poll_interval)
             if generation == self._generation:
                 self._set("analysing", "busy", "Analysing the session (usually 5–30 s)…", spinner=True)
-            return self._client.sessions.analyze(session_id, wait_timeout=self._wait_timeout,
-                                                 interval=self._poll_interval)
+            analysis = self._client.sessions.analyze(session_id, wait_timeout=self._wait_timeout,
+                                                     interval=self._poll_interval)
+            return richest_analysis(self._client, session_id, analysis)[1]
 
         def done(analysis: Any) -> None:
             if generation == self._generation:

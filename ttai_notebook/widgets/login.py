@@ -250,6 +250,6 @@ def login(
     --------
     >>> import ttai_notebook as tt
     >>> form = tt.widgets.login()          # doctest: +SKIP
-    >>> client = tt.connect()              # doctest: +SKIP  (the signed-in client)
+    >>> client = tt.connect()              # the signed-in client  # doctest: +SKIP
     """
     return LoginWidget(base_url=base_url, on_success=on_success, client_factory=client_factory, threaded=threaded)

@@ -1,0 +1,1 @@
+"""Tests of ttai_notebook.sandbox (a package, so module names do not clash with other test folders)."""
