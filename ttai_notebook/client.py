@@ -10,6 +10,7 @@ import asyncio
 import gc
 import logging
 import os
+import sys
 import random
 import threading
 import time
@@ -1821,6 +1822,13 @@ def connect(**kwargs: Any) -> Client:
     Using the offline sandbox (no TTAI_TOKEN is set): ...
     """
     global _sandbox_notice_shown
+    if not kwargs:
+        # A notebook sign-in (tt.widgets.login) wins over the environment. Only look if the widget module is
+        # already loaded, so connect() never imports ipywidgets itself.
+        login = sys.modules.get("ttai_notebook.widgets.login")
+        signed_in = login.current_client() if login is not None and hasattr(login, "current_client") else None
+        if signed_in is not None:
+            return signed_in
     token = kwargs.get("token")
     if token is None:
         token = os.environ.get("TTAI_TOKEN", "")

@@ -198,9 +198,13 @@ _HEADING = re.compile(r"^\s*#{1,6}\s+")
 _BOLD = re.compile(r"(\*\*|__)(.+?)\1")
 
 
+_BULLET_START = frozenset("-*•+‣–0123456789 \t")  # a list item can only start with one of these
+
+
 def _clean_item(text: str) -> str:
-    text = _BOLD.sub(r"\2", text)
-    return re.sub(r"\s+", " ", text).strip()
+    if "**" in text or "__" in text:  # the regex is the slow part: skip it when there is no bold
+        text = _BOLD.sub(r"\2", text)
+    return " ".join(text.split())
 
 
 def split_items(value: Any) -> tuple[str, ...]:
@@ -218,13 +222,14 @@ def split_items(value: Any) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         lines = value.replace("\r\n", "\n").split("\n")
-        if any(_BULLET.match(line) for line in lines):
+        matches = [_BULLET.match(line) for line in lines]
+        if any(matches):
             items: list[str] = []
-            for line in lines:
-                if _HEADING.match(line) or not line.strip():
+            for line, match in zip(lines, matches):
+                if not line.strip() or (line.lstrip().startswith("#") and _HEADING.match(line)):
                     continue
-                if _BULLET.match(line):
-                    items.append(_BULLET.sub("", line, count=1))
+                if match:
+                    items.append(line[match.end():])
                 elif items:
                     items[-1] += " " + line.strip()  # a wrapped continuation of the previous bullet
                 # prose before the first bullet is a heading or lead-in, not an item
@@ -235,7 +240,8 @@ def split_items(value: Any) -> tuple[str, ...]:
         out = []
         for item in value:
             if isinstance(item, str):
-                text = _clean_item(_BULLET.sub("", item, count=1))
+                match = _BULLET.match(item) if item[:1] in _BULLET_START else None
+                text = _clean_item(item[match.end():] if match else item)
             elif isinstance(item, Mapping):
                 # Some payloads wrap items as {"text": ...} / {"title": ..., "description": ...}.
                 parts = [str(item[k]) for k in ("title", "text", "description", "item") if isinstance(item.get(k), str)]
@@ -455,6 +461,8 @@ class Analysis(_Model):
     @property
     def is_simulated(self) -> bool:
         """True for an analysis written by the sandbox's heuristic scorer, not the service's AI."""
+        if self.raw.get("simulated") is True:  # the documented-dialect body carries no feedback text, only the flag
+            return True
         return bool(self.detailed_feedback and self.detailed_feedback.lstrip().lower().startswith("simulated"))
 
     @property

@@ -283,3 +283,8 @@ def test_spec_fields_are_understood():
     assert set(spec["EvaluationResults"]["properties"]) >= {"overall_score", "final_score", "strengths", "weaknesses",
                                                              "report_card", "detailed_feedback"}
     assert set(spec["EvalReportEntry"]["properties"]) >= {"topic", "score", "score_str", "note", "weight"}
+
+
+def test_documented_simulated_flag():
+    assert Analysis.from_api({"overall_score": 60, "strengths": [], "improvements": [], "simulated": True}).is_simulated
+    assert not Analysis.from_api({"overall_score": 60}).is_simulated

@@ -2,7 +2,7 @@
 
 Filtering is a pure function (`filter_sessions`); the widget only wires ipywidgets to it, `frames.summary`
 and `charts`. Figures are plain `matplotlib.figure.Figure` objects (never registered with pyplot), rendered
-to PNG into an `Output`, so redrawing never accumulates open figures.
+to PNG into an `Image` widget, so redrawing never accumulates open figures.
 """
 
 from __future__ import annotations
@@ -198,7 +198,8 @@ class AnalysisDashboard(W.VBox):
         self.status = W.HTML()
         self.warning = W.HTML()
         self.kpi_table = W.HTML()
-        self.output = W.Output(layout=W.Layout(min_height="320px"))
+        # An Image widget, not an Output: printing into an Output from a cell stalls nbclient (jupyter/nbclient#312).
+        self.chart = W.Image(format="png", layout=W.Layout(min_height="320px", max_width="100%"))
 
         for control in (self.scenario, self.team, self.start, self.end, self.learner):
             control.observe(self._on_filter, names="value")
@@ -209,7 +210,7 @@ class AnalysisDashboard(W.VBox):
              W.VBox([self.learner, self.reset_button])],
             layout=W.Layout(flex_flow="row wrap"),
         )
-        super().__init__(children=[filters, self.status, self.output, self.kpi_table, self.warning], **kwargs)
+        super().__init__(children=[filters, self.status, self.chart, self.kpi_table, self.warning], **kwargs)
         self.redraw()
 
     # ---- filters ---------------------------------------------------------------------------------
@@ -311,16 +312,7 @@ class AnalysisDashboard(W.VBox):
         self._show(self.png)
 
     def _show(self, png: bytes) -> None:
-        try:
-            from IPython import get_ipython
-            from IPython.display import Image, display
-        except ImportError:  # pragma: no cover - IPython comes with ipywidgets
-            return
-        if get_ipython() is None:
-            return  # plain Python (tests, scripts): the PNG stays available as .png, nothing to print
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(Image(data=png, format="png"))
+        self.chart.value = png
 
     def __repr__(self) -> str:
         f = self.filters
