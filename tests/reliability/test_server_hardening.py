@@ -4,8 +4,10 @@ limit, and 200 concurrent connections plus clients that leave mid-request leave 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
+import sys
 import time
 
 import httpx
@@ -56,7 +58,9 @@ def test_binds_loopback_only(figures) -> None:
     with Sandbox().serve() as server:
         port = server.port
         assert server.base_url.startswith("http://127.0.0.1:")
-        assert not _refused("127.0.0.1", port)
+        # A whole request, not a bare connect: a connection closed unserved right before the server stops
+        # leaks a socket (test_connection_accepted_just_before_close_is_closed).
+        assert httpx.get(f"{server.base_url}/balance", headers={"Authorization": "Bearer x"}).status_code == 200
         checked = ["127.0.0.1 accepts"]
         if os.path.exists("/proc/net/tcp"):
             assert _listening_addresses(port) == ["0100007F"], "must listen on 127.0.0.1 and nothing else"
@@ -181,3 +185,23 @@ async def test_200_concurrent_connections_and_rude_clients(figures) -> None:
 def test_bad_port_refused(port) -> None:
     with pytest.raises((ValueError, TypeError)):
         Sandbox().serve(port=port)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "DEFECT sandbox/server.py SandboxServer: a connection accepted just before close() leaves a server-side "
+    "transport that the garbage collector closes (ResourceWarning). Cancelling leftover tasks and closing every "
+    "registered writer before loop.close() (done) did not remove it: at loop.close() no task, writer or ready "
+    "callback is left, so the transport is created inside asyncio's accept path; still open"))
+def test_connection_accepted_just_before_close_is_closed() -> None:
+    leaks: list[str] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: leaks.append(str(unraisable.exc_value)[:120])
+    try:
+        for _ in range(25):  # leaks in most tries; 25 make a miss of every one vanishingly rare
+            with Sandbox().serve() as server:
+                with socket.create_connection(("127.0.0.1", server.port), timeout=1):
+                    pass
+            gc.collect()  # collected here, under this hook: nothing leaks into later tests
+    finally:
+        sys.unraisablehook = previous
+    assert leaks == [], f"{len(leaks)} unclosed sockets/transports, e.g. {leaks[:1]}"

@@ -54,6 +54,7 @@ class SandboxServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
         self.connections_total = 0
         self.protocol_errors = 0
 
@@ -126,13 +127,25 @@ class SandboxServer:
             self._ready.set()
         finally:
             try:
+                # A connection accepted just before close() may have started its task after _main collected
+                # them: cancel and await everything left, as asyncio.run does, so every socket is closed here
+                # rather than by the garbage collector (a ResourceWarning).
+                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                for writer in list(self._writers):
+                    writer.close()
+                self._writers.clear()
+                loop.run_until_complete(asyncio.sleep(0))  # let the transports finish closing
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
                 loop.close()
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        server = await asyncio.start_server(self._on_connection, HOST, self._requested_port,
+        server = await asyncio.start_server(self._accept, HOST, self._requested_port,
                                             backlog=self._backlog, reuse_address=True, limit=_READ_CHUNK)
         self._port = server.sockets[0].getsockname()[1]
         self._ready.set()
@@ -140,11 +153,18 @@ class SandboxServer:
             await self._stop.wait()
         finally:
             server.close()
+            await asyncio.sleep(0)  # let connections accepted in this same tick register their tasks
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             await server.wait_closed()
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Any:
+        # Called synchronously by asyncio as the connection is made: registering the writer here (not in the
+        # coroutine) means a connection whose task is cancelled before it ever runs is still closed at shutdown.
+        self._writers.add(writer)
+        return self._on_connection(reader, writer)
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -159,6 +179,7 @@ class SandboxServer:
             self.protocol_errors += 1
         finally:
             self._tasks.discard(task)
+            self._writers.discard(writer)
             writer.close()
 
     @staticmethod
