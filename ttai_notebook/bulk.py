@@ -24,7 +24,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 
 from .config import NO_TOKEN_MESSAGE
-from .errors import AuthenticationError, NotFoundError, RateLimitError, ValidationError
+from ._http import backoff_delay
+from .errors import (
+    APIConnectionError,
+    AuthenticationError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitError,
+    ServerError,
+    ValidationError,
+)
 from .models import Analysis, Session
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,7 +54,9 @@ __all__ = [
 #: Largest ``concurrency`` accepted (each slot is one request in flight).
 MAX_CONCURRENCY = 256
 #: A 429 whose ``RateLimitError`` reaches the engine (the client gave up: Retry-After above its cap, or
-#: retries used up) pauses the whole run and puts the item back, at most this many times per item.
+#: retries used up) pauses the whole run and puts the item back, at most this many times per item. The
+#: same budget covers a 5xx or connection error that outlasted the client's retries: the item goes back
+#: after the client's backoff (continued where its retries stopped), without pausing the run.
 MAX_REQUEUES = 3
 #: Longest pause the engine takes on the service's word (``Retry-After``); longer fails the item instead.
 MAX_PAUSE = 900.0
@@ -638,6 +649,11 @@ class _Engine:
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ttai-bulk-store") if self.write else None
         twin = _async_twin(client, self.limiter, n_workers)
 
+        # Writes whose worker was cancelled while they were queued or running: (unit, ok, bad, write).
+        # They are shielded, so they still run; the items count as succeeded only once they have.
+        orphaned: list[tuple[_Unit, dict[str, Any], dict[str, BaseException], asyncio.Future[Any]]] = []
+        config = twin.config
+
         async def worker() -> None:
             while queue_:
                 unit, tries = queue_.popleft()
@@ -652,18 +668,35 @@ class _Engine:
                         queue_.append((unit, tries + 1))
                         continue
                     self._settle(unit, {}, dict.fromkeys(unit, exc))
+                except (ServerError, APIConnectionError) as exc:
+                    # Transient, and the client's retries ran out: back off this item only (a burst on
+                    # one request says nothing about the others) and put it back. Never an
+                    # OutcomeUnknownError: repeating the request could create a duplicate.
+                    if tries < MAX_REQUEUES and not isinstance(exc, OutcomeUnknownError):
+                        self.requeues += 1
+                        delay = backoff_delay(
+                            config.max_retries + tries, initial=config.backoff_initial, cap=config.backoff_max
+                        )
+                        reason = "retry after a connection error" if isinstance(exc, APIConnectionError) else (
+                            f"retry after {exc.status_code}" if getattr(exc, "status_code", None) else "retry"
+                        )
+                        await self.limiter.wait(delay, reason)
+                        queue_.append((unit, tries + 1))
+                        continue
+                    self._settle(unit, {}, dict.fromkeys(unit, exc))
                 except Exception as exc:  # one item's failure never stops the others
                     self._settle(unit, {}, dict.fromkeys(unit, exc))
                 else:
                     ok, bad = self.split(unit, value)
                     if ok and writer is not None:
+                        write = self.loop.run_in_executor(writer, self.write, ok)  # type: ignore[union-attr,arg-type]
                         try:
-                            await self.loop.run_in_executor(writer, self.write, ok)  # type: ignore[union-attr,arg-type]
+                            # Shielded: cancelling the worker must not cancel a write still queued behind
+                            # another on the writer thread; what was paid for is kept.
+                            await asyncio.shield(write)
                             self.writes += len(ok)
                         except asyncio.CancelledError:
-                            # Stopped mid-write: the writer thread still finishes it (see below), so the
-                            # result counts as done rather than as work left.
-                            self._settle(unit, ok, bad)
+                            orphaned.append((unit, ok, bad, write))
                             raise
                         except Exception as exc:
                             self.store_errors.update(dict.fromkeys(ok, exc))
@@ -680,6 +713,14 @@ class _Engine:
             for task in (*workers, stopper):
                 task.cancel()
             await asyncio.gather(everything, stopper, return_exceptions=True)
+            for unit, ok, bad, write in orphaned:
+                # Settled only after the write completed, so whatever is reported succeeded is stored.
+                try:
+                    await write
+                    self.writes += len(ok)
+                except Exception as exc:
+                    self.store_errors.update(dict.fromkeys(ok, exc))
+                self._settle(unit, ok, bad)
             if writer is not None:
                 # Writes already handed to the writer thread finish (at most one is running): what was
                 # paid for is kept.

@@ -394,9 +394,29 @@ def render_scenario(scenario: Any) -> str:
     return "".join(parts)
 
 
+# A card is saved into the .ipynb: a 10 MB transcript must not become 10 MB of output.
+_TRANSCRIPT_LIMIT = 20_000
+
+
+def _cut_transcript(text: str, limit: int = _TRANSCRIPT_LIMIT) -> str:
+    """The first ``limit`` characters of ``text``, ending at a turn boundary when one is in the second half."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    boundary = head.rfind("\n\n")
+    return head[:boundary] if boundary >= limit // 2 else head
+
+
 def _transcript_block(transcript: str) -> str:
-    turns = [t for t in transcript.replace("\r\n", "\n").split("\n\n") if t.strip()]
-    return _details(f"Transcript ({len(turns)} turns)", f'<div style="{_PRE}">{_e(transcript.strip())}</div>')
+    text = transcript.replace("\r\n", "\n").strip()
+    shown = _cut_transcript(text)
+    # Counting turns on the full text is cheap (no HTML built) and keeps the summary honest.
+    turns = sum(1 for t in text.split("\n\n") if t.strip())
+    body = f'<div style="{_PRE}">{_e(shown)}</div>'
+    if len(shown) < len(text):
+        note = f"transcript truncated: showing {len(shown):,} of {len(text):,} characters"
+        body += f'<div style="{_MUTED};margin-top:4px">… {_e(note)}</div>'
+    return _details(f"Transcript ({turns} turns)", body)
 
 
 def render_session(session: Any) -> str:

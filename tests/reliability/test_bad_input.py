@@ -212,9 +212,6 @@ def test_builder_shows_the_message_and_keeps_the_draft(row, tally) -> None:
     tally("G5 bad input", builder_inputs_tried=1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT widgets/draft.py validate_draft: no name length rule, so a 100 kB name is only refused by the client "
-    "after submit and shown as 'The service refused the request' in the status line, not next to the Name field"))
 def test_builder_flags_an_overlong_name_next_to_the_field() -> None:
     client = tt.Client.sandbox(seed=4)
     builder = tt.widgets.ScenarioBuilder(client, threaded=False)

@@ -101,10 +101,6 @@ def test_fault_soak_1000_forced_analyses_lose_nothing(tmp_path, figures) -> None
     )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT bulk.py _Engine.run.worker: only RateLimitError is requeued; an item whose 5xx / connection "
-    "errors outlast the client's max_retries (4 faults in a row with the default 3) ends in .failed, so a "
-    "1000-session soak at 17% faults loses ~1 item per run with default settings"))
 def test_bulk_requeues_an_item_whose_retries_ran_out(figures) -> None:
     client = tt.Client.sandbox(seed=1, backoff_initial=0.0, backoff_max=0.0)
     box = client.sandbox_instance

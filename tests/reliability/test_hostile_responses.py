@@ -190,9 +190,6 @@ def test_ten_megabyte_transcript(figures) -> None:
             card_s=round(card_s, 2), card_mb=round(len(html) / 1e6, 1))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT cards.py _transcript_block: the whole transcript goes into the card, so a 10 MB transcript makes a "
-    "10 MB notebook output (saved into the .ipynb); cut it (e.g. first ~20 000 characters + 'N more')"))
 def test_card_of_a_ten_megabyte_transcript_stays_small() -> None:
     session = tt.Session.from_api({"id": "big", "status": "completed", "finalized_transcript": "x " * 5_000_000})
     assert len(cards.render_session(session)) < 1_000_000

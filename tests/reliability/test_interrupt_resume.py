@@ -151,12 +151,6 @@ class SlowStore(tt.Store):
         return super().put_analyses(analyses)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT bulk.py _Engine.run.worker: on cancellation mid-write it settles the item as succeeded, assuming "
-    "'the writer thread still finishes it'; but cancelling the awaited run_in_executor future cancels a write "
-    "still queued behind another, so it never runs: BulkResult.succeeded lists analyses (paid for; with "
-    "force=True paid again on rerun) that are not in the store. Fix: await asyncio.shield(fut) (or "
-    "asyncio.wrap_future(writer.submit(...)) shielded) so queued writes finish before writer.shutdown(wait=True)"))
 def test_every_reported_success_is_in_the_store_after_an_interrupt(figures) -> None:
     client = tt.Client.sandbox(seed=2)
     box = client.sandbox_instance

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import ttai_notebook as tt
-from ttai_notebook.errors import BadRequestError
+from ttai_notebook.errors import BadRequestError, ValidationError
 from ttai_notebook.widgets import ScenarioBuilder
 from ttai_notebook.widgets.templates import TEMPLATES
 
@@ -112,6 +112,35 @@ def test_validation_errors_from_the_service_land_on_their_fields(client: tt.Clie
     builder._failed(exc)
     assert "not a valid email" in builder.errors["admin_email"]
     assert "The service says" in builder._error_labels["admin_email"].value
+
+
+def test_overlong_name_is_flagged_next_to_the_field_before_sending(client: tt.Client) -> None:
+    box = client.sandbox_instance
+    builder = ScenarioBuilder(client)
+    builder.set_fields(name="N" * 501, ai_instructions=INSTRUCTIONS)
+    draft = builder.draft
+    builder.submit()
+    assert "500 characters" in builder.errors["name"] and "500 characters" in builder._error_labels["name"].value
+    assert "service" not in builder.status_text.lower() and builder.draft == draft
+    assert box.counters.requests["POST /scenarios"] == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "label"), [("name", "name"), ("session_analysis.admin_email", "admin_email"), (None, None)]
+)
+def test_client_side_validation_error_is_shown_as_itself(client: tt.Client, field, label) -> None:
+    builder = ScenarioBuilder(client)
+    builder.set_fields(name="X", ai_instructions=INSTRUCTIONS)
+    draft = builder.draft
+    builder._failed(ValidationError("name must be at most 500 characters", field=field))
+    assert "refused" not in builder.status_text and "service" not in builder.status_text.lower()
+    assert "name must be at most 500 characters" in builder.status_text and "draft is kept" in builder.status_text
+    assert builder.draft == draft
+    if label:
+        assert builder.errors[label] == "name must be at most 500 characters"
+        assert "at most 500" in builder._error_labels[label].value
+    else:
+        assert builder.errors == {}
 
 
 def test_edit_sends_only_changed_fields_after_showing_them(client: tt.Client, monkeypatch) -> None:

@@ -229,6 +229,31 @@ def test_session_card_details() -> None:
     assert "Not analysed yet" in markup
 
 
+def test_long_transcript_is_cut_at_a_turn_with_a_note_and_stays_escaped() -> None:
+    turn = "[00:01] User: <b>&</b> " + "y" * 80
+    transcript = "\n\n".join([turn] * 50_000)  # ~5 MB
+    markup = cards.render_session(Session(id="s1", transcript=transcript))
+    assert len(markup) < 60_000
+    assert "Transcript (50000 turns)" in markup
+    match = re.search(r"transcript truncated: showing ([\d,]+) of ([\d,]+) characters", markup)
+    assert match, "the cut must be announced"
+    shown, total = (int(g.replace(",", "")) for g in match.groups())
+    assert total == len(transcript) and 10_000 <= shown <= 20_000
+    assert shown % (len(turn) + 2) == len(turn)  # ends on a whole turn
+    assert "<b>" not in markup and "&lt;b&gt;&amp;&lt;/b&gt;" in markup
+    parse(markup)
+
+
+def test_transcript_without_turn_boundaries_is_cut_at_the_limit() -> None:
+    markup = cards.render_session(Session(id="s1", transcript="x " * 5_000_000))
+    assert len(markup) < 30_000 and "showing 20,000 of 9,999,999 characters" in markup
+
+
+def test_short_transcript_is_shown_whole_without_a_note() -> None:
+    markup = cards.render_session(Session(id="s1", transcript="[00:01] AI: hi\n\n[00:05] User: hello"))
+    assert "User: hello" in markup and "truncated" not in markup
+
+
 def test_cards_are_deterministic() -> None:
     assert cards.render_session(_hostile_session()) == cards.render_session(_hostile_session())
 

@@ -33,6 +33,10 @@ def _draft(**changes):
         ({"admin_email": "ok@example.com, nope"}, {"admin_email"}),
         ({"admin_email": " , "}, set()),  # blanks only: nothing to send
         ({"is_auto_submit": True}, set()),
+        ({"name": "N" * 500}, set()),  # the client's limit, inclusive
+        ({"name": "  " + "N" * 500 + "  "}, set()),  # surrounding blanks are not sent
+        ({"name": "N" * 501}, {"name"}),
+        ({"name": "N" * 100_000}, {"name"}),
     ],
 )
 def test_validate_draft(changes, errors) -> None:
@@ -43,6 +47,13 @@ def test_validation_messages_say_what_is_allowed() -> None:
     problems = D.validate_draft(_draft(name="", admin_email="ok@example.com, nope"))
     assert "Required" in problems["name"]
     assert "nope" in problems["admin_email"] and "name@example.com" in problems["admin_email"]
+
+
+def test_overlong_name_message_names_the_field_and_the_limit_the_client_enforces() -> None:
+    from ttai_notebook.client import MAX_NAME_LENGTH
+
+    message = D.validate_draft(_draft(name="N" * 600))["name"]
+    assert "name" in message and f"at most {MAX_NAME_LENGTH} characters" in message and "600" in message
 
 
 @pytest.mark.parametrize(

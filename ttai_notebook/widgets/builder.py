@@ -12,6 +12,7 @@ from typing import Any
 import ipywidgets as W
 import traitlets
 
+from ..errors import ValidationError
 from . import draft as D
 from ._runner import TaskRunner, error_text
 from .templates import TEMPLATES
@@ -391,6 +392,13 @@ class ScenarioBuilder(W.VBox):
         self.saved_scenario_id = getattr(saved, "id", "") or ""
 
     def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, ValidationError):
+            # Refused by the client before any request: not the service's word, so say what it is.
+            field = D.field_from_error_location(exc.field.split(".")) if exc.field else None
+            if field:
+                self._set_errors({**self.errors, field: exc.message})
+            self._show_status("error", f"Not sent — {exc.message}\nYour draft is kept: fix it and try again.")
+            return
         field_errors: dict[str, str] = {}
         details = getattr(exc, "details", None)
         if isinstance(details, list):

@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..client import MAX_NAME_LENGTH
+
 __all__ = [
     "FIELDS",
     "TEXT_FIELDS",
@@ -99,13 +101,20 @@ def split_emails(text: str) -> list[str]:
 def validate_draft(draft: Mapping[str, Any]) -> dict[str, str]:
     """Problems with a draft, as ``{field: message}``; empty when it can be sent.
 
-    Rules: a name and AI instructions are required (the service refuses a scenario without them), and
-    report emails must each look like an address. Anything else is the service's to judge.
+    Rules: a name and AI instructions are required (the service refuses a scenario without them), the
+    name is at most ``MAX_NAME_LENGTH`` characters (the client's own limit), and report emails must each
+    look like an address. Anything else is the service's to judge.
     """
     errors: dict[str, str] = {}
     name = _text(draft.get("name")).strip()
     if not name:
         errors["name"] = "Required: give the scenario a name trainees will recognise."
+    elif len(name) > MAX_NAME_LENGTH:
+        # Same limit as client._scenario_fields, so the trainer hears it here, before submitting.
+        errors["name"] = (
+            f"Too long: the name must be at most {MAX_NAME_LENGTH} characters (it is the title trainees see), "
+            f"this one has {len(name)}. Put longer text in the description or AI instructions."
+        )
     instructions = _text(draft.get("ai_instructions")).strip()
     if not instructions:
         errors["ai_instructions"] = "Required: describe the AI persona, how it behaves, and what to evaluate."
