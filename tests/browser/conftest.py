@@ -81,7 +81,7 @@ class Lab:
         return f"{name}.ipynb"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """One JupyterLab server for every browser test (started once, stopped by its PID)."""
     _require_chromium()
@@ -138,7 +138,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             proc.wait(5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(lab: Lab) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
