@@ -227,6 +227,9 @@ def _cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
     cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={notebooks}"]
     if start.is_file():  # land on the first notebook; a later --LabApp.default_url in `extra` still wins
         cmd.append(f"--LabApp.default_url=/lab/tree/{start.name}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
+        # Containers and CI often run as root, where Jupyter refuses to start without this flag.
+        cmd.append("--allow-root")
     cmd += extra
     print(f"Notebooks in {notebooks}; they will use {_using(env)}.", file=sys.stderr)
     if args.dry_run:

@@ -99,8 +99,10 @@ def test_lab_runs_jupyter_lab_on_the_notebooks_and_passes_extra_args(
     monkeypatch.delenv("TTAI_TOKEN", raising=False)
     assert main(["lab", "--dry-run", "--port", "9999", "--no-browser"]) == 0
     out, err = capsys.readouterr()
+    as_root = ["--allow-root"] if os.geteuid() == 0 else []  # Jupyter refuses to start as root without it
     assert out.split() == [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={REPO / 'notebooks'}",
-                           "--LabApp.default_url=/lab/tree/01_quickstart.ipynb", "--port", "9999", "--no-browser"]
+                           "--LabApp.default_url=/lab/tree/01_quickstart.ipynb", *as_root, "--port", "9999",
+                           "--no-browser"]
     assert "offline sandbox" in err
 
 
