@@ -389,12 +389,19 @@ def sessions_frame(sessions: Any, *, metadata: bool | Sequence[str] = True) -> p
     >>> list(df.columns[:6])
     ['session_id', 'scenario_id', 'scenario_name', 'user_email', 'user_name', 'status']
     """
-    items = as_sessions(sessions)
+    lean = getattr(sessions, "_frame_sessions", None)
+    if callable(lean):
+        # A Store reads only what this frame shows: scores from SQL, no analysis or raw JSON decoded.
+        items, scores, analyzed = lean()
+    else:
+        items = as_sessions(sessions)
+        analyses = [s.analysis for s in items]
+        scores = [a.score if a is not None else None for a in analyses]
+        analyzed = [a is not None and a.has_results for a in analyses]
     created_us = _epoch_us([s.created_at for s in items])
     completed_us = _epoch_us([s.completed_at for s in items])
     email = _category([s.user_email for s in items])
     scenario_id = _category([s.scenario_id for s in items])
-    analyses = [s.analysis for s in items]
     columns: dict[str, Any] = {
         "session_id": _category([s.id for s in items]),
         "scenario_id": scenario_id,
@@ -405,10 +412,8 @@ def sessions_frame(sessions: Any, *, metadata: bool | Sequence[str] = True) -> p
         "created_at": _datetimes(created_us),
         "completed_at": _datetimes(completed_us),
         "duration_min": _floats([s.duration_s / 60.0 if s.duration_s is not None else None for s in items]),
-        "score": _floats([a.score if a is not None else None for a in analyses]),
-        "analyzed": np.fromiter(
-            (a is not None and a.has_results for a in analyses), dtype=bool, count=len(items)
-        ),
+        "score": _floats(scores),
+        "analyzed": np.fromiter(analyzed, dtype=bool, count=len(items)),
         "attempt": _attempts(email, scenario_id, created_us),
         "week": _week_start(created_us),
     }

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import TTAIError
-from .models import Analysis, RubricScore, Session
+from .models import FROM_RAW, Analysis, RubricScore, Session
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -30,7 +30,9 @@ __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "default_path"]
 
 #: Layout version written to ``PRAGMA user_version``. A file with a larger number came from a newer
 #: ttai_notebook and is refused rather than misread.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# 1 → 2: an analysis row may hold an empty ``data`` (rebuilt from ``raw`` by ``Analysis.from_api``); nothing
+# to convert, but version 1 readers cannot read such rows, so the number tells them to refuse the file.
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -154,7 +156,7 @@ def _new(cls: type, data: dict[str, Any]) -> Any:
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def _session_stub(session_id: str, analysis: Analysis) -> Session:
+def _session_stub(session_id: str, analysis: Analysis | None) -> Session:
     """A session known only by its analysis."""
     _names, plain, factories = _MODEL_FIELDS[Session]
     data = dict(plain)
@@ -198,15 +200,25 @@ def _decode(cls: type, data: dict[str, Any], special: tuple[tuple[str, str], ...
 
 
 def analysis_row(session_id: str, analysis: Analysis, stored_at: float) -> tuple[Any, ...]:
-    """The ``analyses`` row for one analysis (pure; exposed for tests)."""
-    data = _encode(analysis, _ANALYSIS_SPECIAL, ("raw",))
+    """The ``analyses`` row for one analysis (pure; exposed for tests).
+
+    An analysis that ``Analysis.from_api`` built (every one the client returns) is stored as the service's
+    JSON alone, with an empty ``data``: reading rebuilds it with ``from_api``. That halves the bytes encoded
+    and written. Any other analysis (hand-built, or changed with ``dataclasses.replace``) keeps its fields.
+    """
+    raw = _encode_json(analysis.raw)
+    if analysis.__dict__.get(FROM_RAW) and analysis.session_id in (None, session_id):
+        return (session_id, analysis.score, "", raw, stored_at)
+    data = _encode(analysis, _ANALYSIS_SPECIAL, ("raw", FROM_RAW))
     if data.get("session_id") is None:
         data["session_id"] = session_id
-    return (session_id, analysis.score, _encode_json(data), _encode_json(analysis.raw), stored_at)
+    return (session_id, analysis.score, _encode_json(data), raw, stored_at)
 
 
-def analysis_from_row(data: str, raw: str) -> Analysis:
-    """Rebuild an :class:`Analysis` from its stored ``data`` and ``raw`` JSON."""
+def analysis_from_row(session_id: str, data: str, raw: str) -> Analysis:
+    """Rebuild an :class:`Analysis` from its stored row (``data`` empty: from the service JSON alone)."""
+    if not data:
+        return Analysis.from_api(_decode_json(raw), session_id=session_id)
     return _decode(Analysis, _decode_json(data), _ANALYSIS_SPECIAL, raw=_decode_json(raw))
 
 
@@ -508,7 +520,7 @@ class Store:
             row = conn.execute(
                 "SELECT data, raw FROM analyses WHERE session_id = ?", (_check_id(session_id, "get_analysis"),)
             ).fetchone()
-        return analysis_from_row(*row) if row else None
+        return analysis_from_row(session_id, *row) if row else None
 
     def sessions(self, ids: Iterable[str] | None = None) -> list[Session]:
         """Every stored session (or those in ``ids``), oldest first, with stored analyses merged in.
@@ -530,10 +542,10 @@ class Store:
                     orphans += conn.execute(_SELECT_ORPHANS + f" AND a.session_id IN ({marks})", chunk).fetchall()
         with _gc_paused():
             out = [
-                session_from_row(data, raw, analysis_from_row(a_data, a_raw) if a_data is not None else None)
-                for _id, data, raw, a_data, a_raw in rows
+                session_from_row(data, raw, analysis_from_row(sid, a_data, a_raw) if a_data is not None else None)
+                for sid, data, raw, a_data, a_raw in rows
             ]
-            out += [_session_stub(sid, analysis_from_row(data, raw)) for sid, data, raw in orphans]
+            out += [_session_stub(sid, analysis_from_row(sid, data, raw)) for sid, data, raw in orphans]
         if wanted is not None:
             position = {sid: i for i, sid in enumerate(wanted)}
             out.sort(key=lambda s: position[s.id])
@@ -544,7 +556,7 @@ class Store:
         with self._db() as conn:
             rows = conn.execute("SELECT session_id, data, raw FROM analyses ORDER BY session_id").fetchall()
         with _gc_paused():
-            return {sid: analysis_from_row(data, raw) for sid, data, raw in rows}
+            return {sid: analysis_from_row(sid, data, raw) for sid, data, raw in rows}
 
     def analyzed_ids(self) -> set[str]:
         """Ids of the sessions whose analysis is stored (what ``analyze_many`` skips)."""
@@ -561,6 +573,30 @@ class Store:
         from .frames import sessions_frame
 
         return sessions_frame(self, **kwargs)
+
+    def _frame_sessions(self) -> tuple[list[Session], list[float | None], list[bool]]:
+        """What ``sessions_frame`` needs, read lean: in the order of :meth:`sessions`, each session built from
+        its normalised fields only (no ``raw``, no transcript, no analysis) with its stored analysis's score
+        and whether one is stored, straight from SQL. A frame of 10 000 analyses then decodes no JSON."""
+        with self._db() as conn:
+            rows = conn.execute(
+                "SELECT s.id, s.data, a.score, a.session_id IS NOT NULL FROM sessions s "
+                "LEFT JOIN analyses a ON a.session_id = s.id ORDER BY s.created_at IS NULL, s.created_at, s.id"
+            ).fetchall()
+            orphans = conn.execute(
+                "SELECT a.session_id, a.score FROM analyses a "
+                "WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = a.session_id) ORDER BY a.session_id"
+            ).fetchall()
+        sessions: list[Session] = []
+        with _gc_paused():
+            for _sid, data, _score, _analyzed in rows:
+                fields = _decode_json(data)
+                fields.pop("transcript_from_raw", None)
+                sessions.append(_decode(Session, fields, _SESSION_SPECIAL, raw={}, analysis=None))
+            sessions += [_session_stub(sid, None) for sid, _score in orphans]
+        scores = [row[2] for row in rows] + [row[1] for row in orphans]
+        analyzed = [bool(row[3]) for row in rows] + [True] * len(orphans)
+        return sessions, scores, analyzed
 
     def __len__(self) -> int:
         """How many session ids the store knows (with details, an analysis, or both)."""

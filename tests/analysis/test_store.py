@@ -117,7 +117,7 @@ def test_fast_decoder_builds_the_same_objects_as_the_constructor(dialect_data):
     session = next(s for s in sessions if s.is_analyzed)
     row = store_mod.session_row(session, 0.0)
     arow = store_mod.analysis_row(session.id, session.analysis, 0.0)
-    back = store_mod.session_from_row(row[5], row[6], store_mod.analysis_from_row(arow[2], arow[3]))
+    back = store_mod.session_from_row(row[5], row[6], store_mod.analysis_from_row(session.id, arow[2], arow[3]))
     rebuilt = Session(**{f.name: getattr(back, f.name) for f in dataclasses.fields(Session)})
     assert rebuilt == back and vars(rebuilt).keys() == vars(back).keys()
 
@@ -128,7 +128,7 @@ def test_rows_from_another_layout_still_decode():
     fields = json.loads(data)
     fields["field_from_the_future"] = 1  # written by a newer version
     del fields["action_items"]  # written by an older version
-    back = store_mod.analysis_from_row(json.dumps(fields), raw)
+    back = store_mod.analysis_from_row("s", json.dumps(fields), raw)
     assert back == analysis
 
 
@@ -265,7 +265,7 @@ def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(StoreError, match=r"newer ttai_notebook.*schema 2.*Upgrade") as info:
+    with pytest.raises(StoreError, match=rf"newer ttai_notebook.*schema {SCHEMA_VERSION + 1}.*Upgrade") as info:
         Store(path)
     assert str(path) in str(info.value)
     assert isinstance(info.value, ValueError) and isinstance(info.value, tt.TTAIError)
@@ -392,6 +392,58 @@ def test_sessions_frame_delegates_to_frames(dialect_data):
     assert len(df) == len(sessions)
     assert sorted(df["session_id"]) == sorted(expected["session_id"])
     assert df.set_index("session_id")["score"].sort_index().equals(expected.set_index("session_id")["score"].sort_index())
+
+
+def test_lean_frame_equals_the_frame_of_the_stored_models(dialect_data):
+    """store.sessions_frame() reads scores from SQL instead of rebuilding models: the same frame, to the dtype."""
+    _, sessions, analyses = dialect_data
+    with Store() as store:
+        store.put_sessions(sessions[:300])
+        store.put_analyses(analyses)  # some of these sessions' details are not stored: orphans
+        store.put_analysis("only-analysis", Analysis(session_id="only-analysis", strengths=("Clear",)))  # no score
+        lean = store.sessions_frame()
+        full = tt.sessions_frame(store.sessions())
+    assert len(lean) > 300 and lean["analyzed"].any() and not lean["analyzed"].all()
+    assert bool(lean.set_index("session_id").loc["only-analysis", "analyzed"]) is True
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(lean, full)
+
+
+def test_analyses_from_the_service_are_stored_as_their_json_alone(dialect_data):
+    _, _, analyses = dialect_data
+    sid, analysis = next(iter(analyses.items()))
+    _, score, data, raw, _ = store_mod.analysis_row(sid, analysis, 0.0)
+    assert data == "" and json.loads(raw) == analysis.raw and score == analysis.score
+    changed = dataclasses.replace(analysis, score=12.5)  # no longer what the JSON says: its fields are kept
+    _, _, data, _, _ = store_mod.analysis_row(sid, changed, 0.0)
+    assert json.loads(data)["score"] == 12.5
+    _, _, data, _, _ = store_mod.analysis_row("another-id", analysis, 0.0)  # filed under another session
+    assert data != ""
+    with Store() as store:
+        store.put_analyses({sid: analysis, "other": changed})
+        assert store.get_analysis(sid) == analysis and store.get_analysis(sid).raw == analysis.raw
+        assert store.get_analysis("other").score == 12.5
+
+
+def test_a_version_1_file_is_read_and_upgraded(tmp_path):
+    """Files written before schema 2 hold every analysis's fields; they still read, and are marked 2."""
+    path = tmp_path / "v1.sqlite"
+    analysis = Analysis.from_api({"overall_score": 70, "strengths": ["Pace"]}, session_id="s1")
+    fields = {f.name: getattr(analysis, f.name) for f in dataclasses.fields(Analysis) if f.name != "raw"}
+    conn = sqlite3.connect(path)
+    for statement in filter(str.strip, store_mod._SCHEMA.split(";")):
+        conn.execute(statement)
+    conn.execute("INSERT INTO analyses VALUES (?, ?, ?, ?, ?)",
+                 ("s1", 70.0, json.dumps(fields), json.dumps(analysis.raw), 0.0))
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        assert store.get_analysis("s1") == analysis
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    conn.close()
 
 
 def test_import_of_store_does_not_load_pandas():
