@@ -18,6 +18,8 @@ __all__ = ["SandboxServer", "HOST"]
 #: The only interface the sandbox listens on.
 HOST = "127.0.0.1"
 _READ_CHUNK = 65536
+#: Loop iterations between "stop accepting" and Server.close(); see SandboxServer._shutdown.
+_ACCEPT_DRAIN_TICKS = 2
 
 
 class SandboxServer:
@@ -127,9 +129,8 @@ class SandboxServer:
             self._ready.set()
         finally:
             try:
-                # A connection accepted just before close() may have started its task after _main collected
-                # them: cancel and await everything left, as asyncio.run does, so every socket is closed here
-                # rather than by the garbage collector (a ResourceWarning).
+                # Last resort if _main failed or its shutdown timed out: cancel and await everything left, as
+                # asyncio.run does, so every socket is closed here rather than by the garbage collector.
                 pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
                 for task in pending:
                     task.cancel()
@@ -152,13 +153,40 @@ class SandboxServer:
         try:
             await self._stop.wait()
         finally:
-            server.close()
-            await asyncio.sleep(0)  # let connections accepted in this same tick register their tasks
-            for task in list(self._tasks):
-                task.cancel()
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-            await server.wait_closed()
+            await self._shutdown(server)
+
+    async def _shutdown(self, server: asyncio.Server) -> None:
+        """Stop accepting, let half-accepted connections finish, then close every connection and the server."""
+        # CPython gh-109564 (open upstream): the selector loop accepts a socket, then builds its transport in a
+        # task one loop tick later; if Server.close() lands in that gap, the transport's constructor fails on
+        # `assert server._sockets is not None`, the error is swallowed, and the accepted socket is left to the
+        # garbage collector (ResourceWarning). So first stop reading the listening sockets - no new accepts -
+        # and let the accept tasks already scheduled build their transports while the server is still open.
+        loop = asyncio.get_running_loop()
+        for sock in server.sockets:
+            try:
+                loop.remove_reader(sock.fileno())
+            except NotImplementedError:  # not a selector loop: it accepts differently, nothing to drain
+                break
+        # Tick 1: pending accept tasks create their transports (scheduled before us, so they run before us).
+        # Tick 2: the protocols' connection_made runs, calling _accept, which registers each writer.
+        for _ in range(_ACCEPT_DRAIN_TICKS):
+            await asyncio.sleep(0)
+        server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A connection task cancelled before its first step never reaches its own `finally`.
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
+        # On 3.12+ wait_closed() waits until every transport is detached, which closing them above ensures;
+        # bounded all the same, so a stuck transport can never hang close() (the _run clean-up follows).
+        try:
+            await asyncio.wait_for(server.wait_closed(), timeout=5)
+        except asyncio.TimeoutError:
+            pass
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Any:
         # Called synchronously by asyncio as the connection is made: registering the writer here (not in the
