@@ -1169,7 +1169,16 @@ class SessionIterator(Iterator[Session]):
 
     def to_list(self) -> list[Session]:
         """All remaining sessions as a list."""
-        return list(self)
+        # No user code runs until this returns, so the cyclic GC can rest for the whole listing: otherwise the
+        # pages decoded in the prefetch threads trigger full collections that walk every model built so far
+        # (~15 % of the client CPU of a 20 000-session listing; the models hold no cycles).
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return list(self)
+        finally:
+            if was_enabled:
+                gc.enable()
 
     def __enter__(self) -> SessionIterator:
         return self
