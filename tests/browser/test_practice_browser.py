@@ -98,7 +98,7 @@ def test_simulated_session_start_stop_submit_and_card(page, lab, served_sandbox,
     assert f"{state['score']:.0f}" in card_text
 
     latencies = [e["latency_ms"] for e in events]
-    print(f"\n[latency] simulated page postMessage → kernel: "
+    print("\n[latency] simulated page postMessage → kernel: "
           + ", ".join(f"{e['name']} {e['latency_ms']:.1f} ms" for e in events)
           + f" (median {statistics.median(latencies):.1f} ms)")
     assert all(0 <= x < 5000 for x in latencies)

@@ -7,7 +7,10 @@ import socket
 import threading
 from typing import Literal
 
-Behaviour = Literal["stall_mid_body", "stall_before_headers", "close_mid_body", "trickle"]
+Behaviour = Literal["stall_mid_body", "stall_before_headers", "close_mid_body", "trickle", "in_time",
+                    "head_trickle", "late_head_stall"]
+#: A complete session answer, for the modes that send one
+BODY = b'{"id": "s1", "status": "completed"}'
 
 
 class RawServer:
@@ -15,6 +18,8 @@ class RawServer:
 
     ``stall_*`` keep the socket open without sending more until :meth:`close`; ``trickle`` sends the body
     one byte every 0.1 s for 1.2 s, then closes (never idle long enough for a per-read timeout).
+    ``in_time``: headers, then a complete JSON body in 4 pieces 0.05 s apart; ``head_trickle``: the status
+    line one byte every 0.1 s for 1.2 s, then close; ``late_head_stall``: headers after 0.4 s, then silence.
     """
 
     def __init__(self, behaviour: Behaviour) -> None:
@@ -70,6 +75,9 @@ class RawServer:
             while not self._stop.is_set():
                 if not self._read_request(conn):
                     return
+                if self.behaviour in ("in_time", "head_trickle", "late_head_stall"):
+                    self._answer_slowly(conn)
+                    continue
                 head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
                 if self.behaviour == "stall_before_headers":
                     self._stop.wait()
@@ -94,6 +102,24 @@ class RawServer:
                 conn.close()
             except OSError:
                 pass
+
+    def _answer_slowly(self, conn: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(BODY)
+        if self.behaviour == "in_time":
+            conn.sendall(head)
+            for i in range(0, len(BODY), 10):
+                if self._stop.wait(0.05):
+                    return
+                conn.sendall(BODY[i:i + 10])
+        elif self.behaviour == "head_trickle":
+            for byte in head[:12]:
+                if self._stop.wait(0.1):
+                    return
+                conn.sendall(bytes([byte]))
+            conn.shutdown(socket.SHUT_RDWR)
+        elif not self._stop.wait(0.4):  # late_head_stall
+            conn.sendall(head + BODY[:5])
+            self._stop.wait()
 
     def close(self) -> None:
         self._stop.set()

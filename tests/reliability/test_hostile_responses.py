@@ -5,8 +5,6 @@ parsed tolerantly; nothing hangs beyond the timeout; no widget crashes."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -302,69 +300,6 @@ async def test_trickling_server_is_cut_off_at_the_timeout_async() -> None:
     assert elapsed < 0.9, elapsed
 
 
-class _SlowServer:
-    """Answers every request on 127.0.0.1 slowly, per ``behaviour`` (the modes RawServer lacks):
-
-    ``in_time``: headers, then a complete JSON body in 4 pieces 0.05 s apart; ``head_trickle``: the status
-    line one byte every 0.1 s for 1.2 s, then close; ``late_head_stall``: headers after 0.4 s, then silence.
-    """
-
-    BODY = b'{"id": "s1", "status": "completed"}'
-
-    def __init__(self, behaviour: str) -> None:
-        self.behaviour = behaviour
-        self._stop = threading.Event()
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.1)
-        self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/api/public"
-        self._threads = [threading.Thread(target=self._serve, daemon=True)]
-        self._threads[0].start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                continue
-            thread = threading.Thread(target=self._answer, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _answer(self, conn: socket.socket) -> None:
-        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(self.BODY)
-        with conn:
-            try:
-                conn.settimeout(5)
-                conn.recv(65536)  # the test requests are small GETs: one read holds them
-                if self.behaviour == "in_time":
-                    conn.sendall(head)
-                    for i in range(0, len(self.BODY), 10):
-                        if self._stop.wait(0.05):
-                            return
-                        conn.sendall(self.BODY[i:i + 10])
-                    self._stop.wait(5)  # keep-alive: the client closes when done
-                elif self.behaviour == "head_trickle":
-                    for byte in head[:12]:
-                        if self._stop.wait(0.1):
-                            return
-                        conn.sendall(bytes([byte]))
-                elif self.behaviour == "late_head_stall":
-                    if not self._stop.wait(0.4):
-                        conn.sendall(head + self.BODY[:5])
-                        self._stop.wait()
-            except OSError:
-                return
-
-    def __enter__(self) -> _SlowServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._sock.close()
-        for thread in self._threads:
-            thread.join(timeout=2)
-
-
 async def _get_s1(kind: str, base_url: str, **options: Any) -> tuple[Any, float]:
     """``sessions.get("s1")`` with a sync or async client: (the session or the exception raised, seconds)."""
     started = time.perf_counter()
@@ -382,7 +317,7 @@ async def _get_s1(kind: str, base_url: str, **options: Any) -> tuple[Any, float]
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 async def test_a_body_arriving_in_pieces_within_the_timeout_is_unaffected(kind: str) -> None:
-    with _SlowServer("in_time") as server:
+    with RawServer("in_time") as server:
         session, elapsed = await _get_s1(kind, server.base_url, timeout=1.0)
     assert isinstance(session, tt.Session) and session.status == "completed", session
     assert 0.15 < elapsed < 1.0, elapsed
@@ -413,7 +348,7 @@ async def test_a_client_without_a_timeout_is_not_cut(kind: str) -> None:
 def test_a_stall_after_late_headers_ends_at_the_deadline_not_a_timeout_later() -> None:
     # Headers at 0.4 s, then silence: the body's per-read timeout is cut to what is left of the 0.5 s, so the
     # call ends near 0.5 s rather than at 0.4 + 0.5 s.
-    with _SlowServer("late_head_stall") as server:
+    with RawServer("late_head_stall") as server:
         with tt.Client(token="tt_test", base_url=server.base_url, timeout=0.5, max_retries=0) as client:
             started = time.perf_counter()
             with pytest.raises(tt.APITimeoutError):
@@ -423,7 +358,7 @@ def test_a_stall_after_late_headers_ends_at_the_deadline_not_a_timeout_later() -
 
 
 async def test_a_trickled_status_line_is_cut_off_at_the_timeout_async() -> None:
-    with _SlowServer("head_trickle") as server:
+    with RawServer("head_trickle") as server:
         error, elapsed = await _get_s1("async", server.base_url, timeout=0.3)
     assert isinstance(error, tt.APITimeoutError), error
     assert elapsed < 0.9, elapsed
@@ -434,7 +369,7 @@ async def test_a_trickled_status_line_is_cut_off_at_the_timeout_async() -> None:
     "line and headers only per read (a blocking read cannot be interrupted without a watchdog thread or a "
     "deadline-aware httpcore network backend); a server trickling its headers holds the call"))
 def test_a_trickled_status_line_is_cut_off_at_the_timeout_sync() -> None:
-    with _SlowServer("head_trickle") as server:
+    with RawServer("head_trickle") as server:
         with tt.Client(token="tt_test", base_url=server.base_url, timeout=0.3, max_retries=0) as client:
             started = time.perf_counter()
             with pytest.raises(tt.TTAIError):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 # Imported eagerly on purpose: the function `login` shares its name with the submodule `login`, and the
 # import system binds a submodule to the package attribute when it is first loaded. Loading it here, then
 # binding the function, keeps `tt.widgets.login(...)` the function whatever is imported later.
-from .login import LoginWidget, clear_current_client, current_client, login
+from .login import LoginWidget, clear_current_client, current_client, login  # noqa: F401 (bound on purpose, see above)
 
 # name -> submodule defining it
 _EXPORTS = {
