@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from . import _http
+from ._deadline import asend_by_deadline, deadline_transport, send_by_deadline
 from ._http import (
     RequestKind,
     RetryPolicy,
@@ -1248,115 +1249,6 @@ class SessionIterator(Iterator[Session]):
             yield from _sessions_from(items)
 
 
-# --------------------------------------------------------------------------------------------------
-# The per-attempt deadline (httpx's timeout= bounds each read, not the whole answer)
-# --------------------------------------------------------------------------------------------------
-
-
-def _attempt_budget(timeouts: Any) -> float | None:
-    """Seconds one attempt may take in all (connect + send + headers + body), or None for no deadline.
-
-    ``timeouts`` is a request's ``extensions["timeout"]`` (``httpx.Timeout.as_dict()``), which already holds
-    the effective value: the client's ``timeout``, a per-call ``timeout=``, or the analyse call's longer one.
-    The budget is the largest part, so an attempt is never cut before any single phase's own limit could
-    fire; a part set to None means "wait as long as it takes" for that phase, hence no deadline at all.
-    """
-    if not isinstance(timeouts, Mapping) or not timeouts:
-        return None
-    budget = 0.0
-    for part in timeouts.values():  # a plain loop: this runs on every request
-        if part is None:
-            return None
-        if part > budget:
-            budget = part
-    return float(budget)
-
-
-def _deadline_error(budget: float, request: httpx.Request) -> httpx.ReadTimeout:
-    # ReadTimeout, whatever the phase: it is the timeout that never repeats a create (the request may have
-    # been sent), so the retry policy stays on the safe side.
-    return httpx.ReadTimeout(f"no complete answer within the {budget:g} s timeout", request=request)
-
-
-class _DeadlineStream(httpx.SyncByteStream):
-    """A response body that raises ``httpx.ReadTimeout`` instead of waiting for more data past ``deadline``.
-
-    Checked between chunks, so a server trickling bytes is cut at its next byte after the deadline.
-    """
-
-    def __init__(self, inner: httpx.SyncByteStream, deadline: float, budget: float, request: httpx.Request) -> None:
-        self._inner = inner
-        self._deadline = deadline
-        self._budget = budget
-        self._request = request
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._inner:
-            if time.monotonic() > self._deadline:
-                raise _deadline_error(self._budget, self._request)
-            yield chunk
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-def _send_by_deadline(http: httpx.Client, request: httpx.Request) -> httpx.Response:
-    """``http.send(request)`` with the whole attempt bounded by the request's timeout (see ``_attempt_budget``).
-
-    The body is bounded; the status line and headers only per read (httpx's own timeout): a blocking read
-    cannot be interrupted from this thread, and a watchdog thread per request would cost every call.
-    """
-    budget = _attempt_budget(request.extensions.get("timeout"))
-    if budget is None:
-        return http.send(request)
-    deadline = time.monotonic() + budget
-    response = http.send(request, stream=True)
-    if response.is_closed:  # already complete (in-process transports): nothing left to wait for
-        return response
-    try:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _deadline_error(budget, request)
-        timeouts = request.extensions.get("timeout")
-        if isinstance(timeouts, Mapping) and timeouts.get("read") is not None:
-            # httpcore reads the body's per-read timeout from this mapping when the body is first read: a
-            # stall then ends at the deadline instead of one full timeout after it.
-            request.extensions["timeout"] = {**timeouts, "read": min(timeouts["read"], remaining)}
-        if isinstance(response.stream, httpx.SyncByteStream):
-            response.stream = _DeadlineStream(response.stream, deadline, budget, request)
-        response.read()
-    except BaseException:
-        response.close()
-        raise
-    return response
-
-
-async def _asend_by_deadline(http: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
-    """``await http.send(request)`` with the whole attempt (headers and body) bounded by the request's timeout.
-
-    On expiry httpx closes the half-read response (``send`` closes it on any exception, cancellation included).
-    """
-    budget = _attempt_budget(request.extensions.get("timeout"))
-    if budget is None:
-        return await http.send(request)
-    if sys.version_info >= (3, 11):
-        # asyncio.timeout cancels in place (wait_for before 3.12 starts a task per call) and tells our expiry
-        # apart from a TimeoutError raised by the transport itself.
-        scope = asyncio.timeout(budget)
-        try:
-            async with scope:
-                return await http.send(request)
-        except TimeoutError:
-            if not scope.expired():
-                raise
-    else:  # pragma: no cover - Python 3.10
-        try:
-            return await asyncio.wait_for(http.send(request), budget)
-        except asyncio.TimeoutError:
-            pass
-    raise _deadline_error(budget, request) from None
-
-
 class Client(_ClientBase):
     """A client for the Tough Tongue AI public API.
 
@@ -1423,6 +1315,8 @@ class Client(_ClientBase):
             cache_ttl=cache_ttl,
         )
         self._sleep = sleep or time.sleep
+        # The default transport's sockets honour the per-attempt deadline (see _deadline.py).
+        transport = transport if transport is not None else deadline_transport()
         self._http = httpx.Client(**self._http_options(transport))
         self.scenarios = Scenarios(self)
         self.sessions = Sessions(self)
@@ -1435,7 +1329,7 @@ class Client(_ClientBase):
             request = self._http.build_request(**self._core.request_args(call))
             self._core.stats._count_request()
             try:
-                response = _send_by_deadline(self._http, request)
+                response = send_by_deadline(self._http, request)
             except httpx.RequestError as exc:
                 wait = self._core.after_exception(attempt, exc)
             else:
@@ -1845,7 +1739,7 @@ class AsyncClient(_ClientBase):
             request = self._http.build_request(**self._core.request_args(call))
             self._core.stats._count_request()
             try:
-                response = await _asend_by_deadline(self._http, request)
+                response = await asend_by_deadline(self._http, request)
             except httpx.RequestError as exc:
                 wait = self._core.after_exception(attempt, exc)
             else:

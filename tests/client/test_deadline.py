@@ -15,7 +15,9 @@ import pytest
 from client_helpers import TOKEN, call
 
 import ttai_notebook as tt
-from ttai_notebook.client import ANALYZE_TIMEOUT, _attempt_budget, _DeadlineStream
+from ttai_notebook import _deadline
+from ttai_notebook._deadline import _attempt_budget, _DeadlineStream
+from ttai_notebook.client import ANALYZE_TIMEOUT
 
 BASE = "https://api.example.test/api/public"
 SESSION = {"id": "s1", "status": "completed"}
@@ -229,3 +231,99 @@ def test_token_stays_out_of_the_timeout_error() -> None:
         with pytest.raises(tt.APITimeoutError) as info:
             client.sessions.get("s1")
     assert TOKEN not in str(info.value) and TOKEN not in repr(info.value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Deadline-aware sockets (the sync client's default transport)
+# ---------------------------------------------------------------------------------------------------
+
+
+class _FakeStream:
+    def __init__(self) -> None:
+        self.timeouts: list[float | None] = []
+        self.closed = False
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.timeouts.append(timeout)
+        return b"x"
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.timeouts.append(timeout)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
+        return _FakeStream()
+
+    def get_extra_info(self, info: str) -> Any:
+        return f"info:{info}"
+
+
+@pytest.mark.parametrize(
+    ("label", "left", "read_timeout", "expect"),
+    [
+        ("no deadline: httpx's timeout as it is", None, 5.0, 5.0),
+        ("no deadline, no timeout", None, None, None),
+        ("deadline sooner than the read timeout", 0.5, 5.0, 0.5),
+        ("read timeout sooner than the deadline", 9.0, 2.0, 2.0),
+        ("no read timeout: the deadline bounds", 0.5, None, 0.5),
+    ],
+)
+def test_socket_reads_wait_at_most_until_the_deadline(label: str, left: float | None, read_timeout: float | None,
+                                                      expect: float | None) -> None:
+    inner = _FakeStream()
+    stream = _deadline._DeadlineNetworkStream(inner)
+    token = _deadline._DEADLINE.set(None if left is None else time.monotonic() + left)
+    try:
+        assert stream.read(10, read_timeout) == b"x"
+    finally:
+        _deadline._DEADLINE.reset(token)
+    got = inner.timeouts[0]
+    if expect is None:
+        assert got is None, label
+    else:
+        assert got is not None and expect - 0.05 <= got <= expect, (label, got)
+
+
+def test_a_read_after_the_deadline_fails_at_once_and_tls_streams_stay_wrapped() -> None:
+    import httpcore
+
+    inner = _FakeStream()
+    stream = _deadline._DeadlineNetworkStream(inner)
+    token = _deadline._DEADLINE.set(time.monotonic() - 0.01)
+    try:
+        with pytest.raises(httpcore.ReadTimeout):
+            stream.read(10, 5.0)
+        assert inner.timeouts == []  # the socket was not touched
+        stream.write(b"GET", 1.0)  # writes are not cut (requests are small)
+    finally:
+        _deadline._DEADLINE.reset(token)
+    tls = stream.start_tls(None, "example.invalid")
+    assert isinstance(tls, _deadline._DeadlineNetworkStream)
+    assert stream.get_extra_info("socket") == "info:socket"
+    stream.close()
+    assert inner.closed
+
+
+def test_the_deadline_of_one_thread_does_not_touch_another() -> None:
+    import threading
+
+    seen: list[float | None] = []
+    token = _deadline._DEADLINE.set(time.monotonic() + 0.1)
+    try:
+        thread = threading.Thread(target=lambda: seen.append(_deadline._DEADLINE.get()))
+        thread.start()
+        thread.join()
+    finally:
+        _deadline._DEADLINE.reset(token)
+    assert seen == [None] and _deadline._DEADLINE.get() is None
+
+
+def test_the_sync_client_default_transport_has_deadline_sockets_and_a_given_one_is_kept() -> None:
+    with tt.Client(token=TOKEN, base_url=BASE) as client:
+        transport = client._http._transport
+        assert isinstance(transport._pool._network_backend, _deadline._DeadlineNetworkBackend)
+    mock = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    with tt.Client(token=TOKEN, base_url=BASE, transport=mock) as client:
+        assert client._http._transport is mock
