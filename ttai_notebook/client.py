@@ -7,7 +7,6 @@ lines of its own I/O. Decisions (retries, errors, validation, paging) live in ``
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import sys
@@ -25,6 +24,7 @@ import httpx
 
 from . import _http
 from ._deadline import asend_by_deadline, deadline_transport, send_by_deadline
+from ._gc import gc_paused
 from ._http import (
     RequestKind,
     RetryPolicy,
@@ -429,16 +429,8 @@ def _scenario_from(body: Any, sent: Mapping[str, Any], scenario_id: str | None =
 
 
 def _sessions_from(items: Iterable[Any]) -> list[Session]:
-    # A page of models allocates thousands of small acyclic objects, and the full collections that triggers
-    # walk everything the process holds (a 20 000-session listing spent ~15% of its CPU there): pause the
-    # cyclic GC meanwhile, as frames and store do. Restored only if it was on (threads may overlap).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():  # a page of models: thousands of small acyclic objects
         return [Session.from_api(item) for item in items if isinstance(item, Mapping)]
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _check_overrides(timeout: Any, max_retries: Any) -> None:
@@ -1173,13 +1165,8 @@ class SessionIterator(Iterator[Session]):
         # No user code runs until this returns, so the cyclic GC can rest for the whole listing: otherwise the
         # pages decoded in the prefetch threads trigger full collections that walk every model built so far
         # (~15 % of the client CPU of a 20 000-session listing; the models hold no cycles).
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():
             return list(self)
-        finally:
-            if was_enabled:
-                gc.enable()
 
     def __enter__(self) -> SessionIterator:
         return self

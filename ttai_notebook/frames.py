@@ -6,20 +6,18 @@ dialect; all normalisation is the models' (`Session.from_api`). Charts and expor
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import functools
-import gc
 import itertools
 import re
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._gc import gc_paused
 from .models import Session
 
 __all__ = [
@@ -99,33 +97,6 @@ SUMMARY_COLUMNS = (
 _US_PER_DAY = 86_400_000_000
 _NAT = np.iinfo(np.int64).min
 
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a frame is built.
-
-    Building a frame allocates many small acyclic objects (and, from raw dicts, many models); each burst
-    triggers full collections that walk every object the kernel holds, which cost more than the work itself.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _without_gc(function: _F) -> _F:
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _gc_paused():
-            return function(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 class SmallSampleWarning(UserWarning):
@@ -337,7 +308,7 @@ def _is_counted(statuses: Sequence[str | None]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
-@_without_gc
+@gc_paused()
 def sessions_frame(sessions: Any, *, metadata: bool | Sequence[str] = True) -> pd.DataFrame:
     """One row per session: who practised what, when, for how long, and the score.
 
@@ -421,7 +392,7 @@ def sessions_frame(sessions: Any, *, metadata: bool | Sequence[str] = True) -> p
     return pd.DataFrame(columns, copy=False)
 
 
-@_without_gc
+@gc_paused()
 def report_card_frame(
     sessions: Any, *, include_incomplete: bool = False, metadata: bool | Sequence[str] = True
 ) -> pd.DataFrame:
@@ -481,7 +452,7 @@ def report_card_frame(
     )
 
 
-@_without_gc
+@gc_paused()
 def feedback_frame(
     sessions: Any, *, include_incomplete: bool = False, metadata: bool | Sequence[str] = True
 ) -> pd.DataFrame:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gc
 import json
 import json.encoder as _json_encoder
 import os
@@ -20,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._gc import gc_paused
 from .errors import TTAIError
 from .models import FROM_RAW, Analysis, RubricScore, Session
 
@@ -256,22 +256,6 @@ def session_from_row(data: str, raw: str, analysis: Analysis | None) -> Session:
     return _decode(Session, fields, _SESSION_SPECIAL, raw=raw_dict, analysis=analysis)
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while thousands of rows become models (or models rows).
-
-    Those loops allocate only acyclic objects, yet each allocation burst triggers full collections that
-    walk every object the kernel holds: on a 10 000-row read that was two thirds of the time.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _storable(analysis: Analysis | None) -> bool:
     # An analysis still running carries nothing worth keeping, and must not hide a finished one.
     return analysis is not None and analysis.has_results
@@ -456,7 +440,7 @@ class Store:
         """Store many sessions in one transaction; returns how many were written."""
         now = time.time()
         rows, analyses = [], []
-        with _gc_paused():
+        with gc_paused():
             for session in sessions:
                 if not isinstance(session, Session):
                     raise TypeError(f"put_sessions takes Session objects, got {type(session).__name__}")
@@ -489,7 +473,7 @@ class Store:
         items = analyses.items() if isinstance(analyses, Mapping) else analyses
         now = time.time()
         rows = []
-        with _gc_paused():
+        with gc_paused():
             for item in items:
                 session_id, analysis = (item.session_id, item) if isinstance(item, Analysis) else item
                 if not isinstance(analysis, Analysis):
@@ -540,7 +524,7 @@ class Store:
                     marks = ",".join("?" * len(chunk))
                     rows += conn.execute(_SELECT_SESSIONS + f" WHERE s.id IN ({marks})", chunk).fetchall()
                     orphans += conn.execute(_SELECT_ORPHANS + f" AND a.session_id IN ({marks})", chunk).fetchall()
-        with _gc_paused():
+        with gc_paused():
             out = [
                 session_from_row(data, raw, analysis_from_row(sid, a_data, a_raw) if a_data is not None else None)
                 for sid, data, raw, a_data, a_raw in rows
@@ -555,7 +539,7 @@ class Store:
         """Every stored analysis, by session id."""
         with self._db() as conn:
             rows = conn.execute("SELECT session_id, data, raw FROM analyses ORDER BY session_id").fetchall()
-        with _gc_paused():
+        with gc_paused():
             return {sid: analysis_from_row(sid, data, raw) for sid, data, raw in rows}
 
     def analyzed_ids(self) -> set[str]:
@@ -588,7 +572,7 @@ class Store:
                 "WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = a.session_id) ORDER BY a.session_id"
             ).fetchall()
         sessions: list[Session] = []
-        with _gc_paused():
+        with gc_paused():
             for _sid, data, _score, _analyzed in rows:
                 fields = _decode_json(data)
                 fields.pop("transcript_from_raw", None)
