@@ -373,7 +373,7 @@ def _make(cls: type[T], fields: dict[str, Any]) -> T:
 
     A frozen dataclass sets each field through ``object.__setattr__``: ~3× slower than filling ``__dict__``,
     which showed when listing 20 000 sessions builds ~130 000 models. Only ``from_api`` uses this, always
-    with all fields (``tests/client/test_models.py`` checks that every field is set).
+    with all fields (``tests/client/test_models_fast_paths.py`` checks that every field is set).
     """
     obj = object.__new__(cls)
     obj.__dict__.update(fields)

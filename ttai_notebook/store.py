@@ -1,7 +1,8 @@
 """A local SQLite cache of sessions and analyses (:class:`Store`): what was paid for is never fetched twice.
 
 One file per store (stdlib ``sqlite3``, WAL journal, ``busy_timeout``), safe for several kernels at once.
-Rows keep the service's raw JSON next to the normalised fields, so models read back exactly as written.
+Rows keep the service's raw JSON; an analysis that is exactly ``Analysis.from_api`` of it is stored as that
+JSON alone and rebuilt on read, any other model also keeps its normalised fields: models read back as written.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._gc import gc_paused
 from .errors import TTAIError
-from .models import FROM_RAW, Analysis, RubricScore, Session
+from .models import FROM_RAW, Analysis, RubricScore, Session, _make
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -149,9 +150,7 @@ def _new(cls: type, data: dict[str, Any]) -> Any:
     """
     names, _plain, _factories = _MODEL_FIELDS[cls]
     if data.keys() == names and not hasattr(cls, "__post_init__"):
-        obj = object.__new__(cls)
-        obj.__dict__.update(data)
-        return obj
+        return _make(cls, data)
     # A row written by another version may lack a field (the default applies) or name one we lack (dropped).
     return cls(**{k: v for k, v in data.items() if k in names})
 
