@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+from contextlib import closing
 from itertools import count
 from typing import Any
 
@@ -60,27 +61,26 @@ def pandas_roundtrip(path: str, analyses: dict[str, Any]) -> tuple[Any, dict[str
     for column in df.columns:
         if df[column].map(lambda v: isinstance(v, (list, dict))).any():
             df[column] = df[column].map(json.dumps)
-    with sqlite3.connect(path) as conn:
-        df.to_sql("analyses", conn, index=False)
-    t1 = time.perf_counter()
-    with sqlite3.connect(path) as conn:
-        frame = pd.read_sql("SELECT * FROM analyses", conn)
-    conn.close()
-    t2 = time.perf_counter()
-    return frame, {"write": t1 - t0, "read": t2 - t1}
+    return _to_sql_and_back(path, df, t0)
 
 
 def prebuilt_rows_roundtrip(path: str, rows: Any) -> tuple[Any, dict[str, float]]:
     """The I/O floor: the store's own encoded rows, already in a DataFrame, through ``to_sql``/``read_sql``."""
+    return _to_sql_and_back(path, rows, time.perf_counter())
+
+
+def _to_sql_and_back(path: str, df: Any, t0: float) -> tuple[Any, dict[str, float]]:
+    """``df.to_sql`` into ``path``, then ``read_sql`` it back; times from ``t0`` (when preparing ``df`` began).
+
+    ``closing``: a sqlite3 connection used as a context manager commits but is not closed.
+    """
     import pandas as pd
 
-    t0 = time.perf_counter()
-    with sqlite3.connect(path) as conn:
-        rows.to_sql("analyses", conn, index=False)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        df.to_sql("analyses", conn, index=False)
     t1 = time.perf_counter()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         frame = pd.read_sql("SELECT * FROM analyses", conn)
-    conn.close()
     return frame, {"write": t1 - t0, "read": time.perf_counter() - t1}
 
 

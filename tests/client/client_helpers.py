@@ -85,3 +85,12 @@ async def take(iterator: Any, n: int) -> list[Any]:
                 break
         iterator.close()
     return out
+
+
+async def close_all(clients: list[Any]) -> None:
+    """Close the sync and async clients a fixture made."""
+    for client in clients:
+        if inspect.iscoroutinefunction(getattr(client, "aclose", None)):
+            await client.aclose()
+        else:
+            client.close()

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from client_helpers import TOKEN, FakeAPI
+from client_helpers import TOKEN, FakeAPI, close_all
 
 from ttai_notebook.client import AsyncClient, Client
 
@@ -46,8 +46,4 @@ async def make_client(kind: str, api: FakeAPI, slept: list[float]):
         return client
 
     yield build
-    for client in made:
-        if isinstance(client, AsyncClient):
-            await client.aclose()
-        else:
-            client.close()
+    await close_all(made)

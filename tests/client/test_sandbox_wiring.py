@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from client_helpers import TOKEN, call
+from client_helpers import TOKEN, call, close_all
 
 import ttai_notebook.client as client_module
 from ttai_notebook.client import AsyncClient, Client, connect
@@ -30,11 +30,7 @@ async def sandbox_client(request):
         return client
 
     yield build
-    for client in made:
-        if isinstance(client, AsyncClient):
-            await client.aclose()
-        else:
-            client.close()
+    await close_all(made)
 
 
 async def test_sandbox_client_is_wired(sandbox_client):
