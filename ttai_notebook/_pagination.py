@@ -19,6 +19,8 @@ __all__ = [
     "page_request",
     "parse_page",
     "session_filters",
+    "SessionQuery",
+    "META_OPERATORS",
     "prefetch_workers",
 ]
 
@@ -235,33 +237,213 @@ def session_filters(
     from_date: Any = None,
     to_date: Any = None,
 ) -> dict[str, str]:
-    """Validated query parameters for the session filters (dates sent as ISO strings).
+    """Validated query parameters for the brief's ``GET /sessions`` filters (dates sent as ISO strings).
 
-    ``user_email`` may be one address or a list of them (sent comma-separated).
+    ``user_email`` may be one address or a list of them (sent comma-separated). Kept for callers of the v1
+    route; :class:`SessionQuery` is what ``sessions.list`` uses.
     """
+    query = SessionQuery.build(scenario_id=scenario_id, user_email=user_email)
     params: dict[str, str] = {}
-    if scenario_id is not None:
-        params["scenario_id"] = require_id(scenario_id, "scenario_id")
-    if user_email is not None:
-        emails = [user_email] if isinstance(user_email, str) else user_email
-        if not isinstance(emails, (list, tuple, set, frozenset)) or not emails:
-            raise ValidationError(
-                f"user_email must be an e-mail address or a non-empty list of them, got {user_email!r}",
-                field="user_email",
-            )
-        params["user_email"] = ",".join(check_email(e) for e in emails)
+    if query.scenario_id is not None:
+        params["scenario_id"] = query.scenario_id
+    if query.emails:
+        params["user_email"] = ",".join(query.emails)
     start = end = None
     if from_date is not None:
         params["from_date"], start = _as_datetime(from_date, "from_date", end_of_day=False)
     if to_date is not None:
         params["to_date"], end = _as_datetime(to_date, "to_date", end_of_day=True)
+    _check_order(params.get("from_date"), start, params.get("to_date"), end)
+    return params
+
+
+def _check_order(start_text: str | None, start: dt.datetime | None, end_text: str | None,
+                 end: dt.datetime | None) -> None:
     if start is not None and end is not None and start > end:
         raise ValidationError(
-            f"from_date ({params['from_date']}) is after to_date ({params['to_date']}); "
-            "swap them or widen the range",
+            f"from_date ({start_text}) is after to_date ({end_text}); swap them or widen the range",
             field="from_date",
         )
-    return params
+
+
+#: Range operators a metadata filter may use, as in ``metadata={"level": {"$gte": 3}}``.
+META_OPERATORS = ("$gt", "$gte", "$lt", "$lte")
+_Scalar = (str, int, float, bool)
+
+
+def _check_meta(metadata: Any) -> tuple[tuple[str, str | None, Any], ...]:
+    """``metadata=`` as (key, operator or None, value) triples, refusing what the service cannot filter on."""
+    if metadata is None:
+        return ()
+    if not isinstance(metadata, Mapping) or not metadata:
+        raise ValidationError(
+            "metadata must be a non-empty dict such as {'team': 'North'} or {'level': {'$gte': 3}}, got "
+            f"{metadata!r}",
+            field="metadata",
+        )
+    out: list[tuple[str, str | None, Any]] = []
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key.strip() or any(c in key for c in "&=#"):
+            raise ValidationError(f"metadata keys must be plain non-empty strings, got {key!r}", field="metadata")
+        if isinstance(value, Mapping):
+            if not value:
+                raise ValidationError(f"metadata[{key!r}] is an empty dict; give an operator such as {{'$gte': 3}}",
+                                      field="metadata")
+            for op, bound in value.items():
+                if op not in META_OPERATORS:
+                    raise ValidationError(
+                        f"metadata[{key!r}] uses {op!r}; the operators are {', '.join(META_OPERATORS)}",
+                        field="metadata",
+                    )
+                if not isinstance(bound, _Scalar):
+                    raise ValidationError(
+                        f"metadata[{key!r}][{op!r}] must be a string, number or bool, got {bound!r}", field="metadata"
+                    )
+                out.append((key, op, bound))
+        elif isinstance(value, _Scalar):
+            out.append((key, None, value))
+        else:
+            raise ValidationError(
+                f"metadata[{key!r}] must be a string, number, bool or an operator dict, got {value!r}",
+                field="metadata",
+            )
+    return tuple(out)
+
+
+def _wire_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _meta_match(actual: Any, op: str | None, wanted: Any) -> bool:
+    """The service's metadata comparison, for filtering locally where the v1 route cannot."""
+    if actual is None:
+        return False
+    if op is None:
+        return _wire_scalar(actual) == _wire_scalar(wanted)
+    try:
+        left, right = float(actual), float(wanted)  # numbers compare as numbers when both parse
+    except (TypeError, ValueError):
+        left, right = _wire_scalar(actual), _wire_scalar(wanted)  # type: ignore[assignment]
+    return {"$gt": left > right, "$gte": left >= right, "$lt": left < right, "$lte": left <= right}[op]
+
+
+@dataclass(frozen=True)
+class SessionQuery:
+    """What ``sessions.list`` was asked for, and how to ask each route for it (API.md §6).
+
+    ``from_date`` / ``to_date`` mean *created* (sent to v2 as ``$gte_created_at`` / ``$lte_created_at``);
+    ``updated_since`` is v2's ``from_date`` (which filters ``updated_at``). Several addresses are listed one
+    request stream each and merged (the spec documents one ``user_email``). The v1 route knows only
+    ``from_date`` / ``to_date`` on ``updated_at``: there the client sends the tightest ``from_date`` that is
+    still correct and checks the rest (created range, metadata) itself (:meth:`matches`).
+    """
+
+    scenario_id: str | None = None
+    emails: tuple[str, ...] = ()
+    created_from: tuple[str, dt.datetime] | None = None
+    created_to: tuple[str, dt.datetime] | None = None
+    updated_since: tuple[str, dt.datetime] | None = None
+    metadata: tuple[tuple[str, str | None, Any], ...] = ()
+    is_org: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        scenario_id: Any = None,
+        user_email: Any = None,
+        from_date: Any = None,
+        to_date: Any = None,
+        updated_since: Any = None,
+        metadata: Any = None,
+        is_org: Any = False,
+    ) -> SessionQuery:
+        """Validate the filters (a clear :class:`ValidationError` naming the filter otherwise)."""
+        sid = require_id(scenario_id, "scenario_id") if scenario_id is not None else None
+        emails: tuple[str, ...] = ()
+        if user_email is not None:
+            given = [user_email] if isinstance(user_email, str) else user_email
+            if not isinstance(given, (list, tuple, set, frozenset)) or not given:
+                raise ValidationError(
+                    f"user_email must be an e-mail address or a non-empty list of them, got {user_email!r}",
+                    field="user_email",
+                )
+            emails = tuple(dict.fromkeys(check_email(e) for e in given))
+        start = _as_datetime(from_date, "from_date", end_of_day=False) if from_date is not None else None
+        end = _as_datetime(to_date, "to_date", end_of_day=True) if to_date is not None else None
+        _check_order(start and start[0], start and start[1], end and end[0], end and end[1])
+        since = (
+            _as_datetime(updated_since, "updated_since", end_of_day=False) if updated_since is not None else None
+        )
+        if not isinstance(is_org, bool):
+            raise ValidationError(f"is_org must be True or False, got {is_org!r}", field="is_org")
+        return cls(sid, emails, start, end, since, _check_meta(metadata), is_org)
+
+    @property
+    def legs(self) -> tuple[str | None, ...]:
+        """One listing per address (or one for all when no address was given)."""
+        return self.emails or (None,)
+
+    def v2_params(self, email: str | None) -> dict[str, str]:
+        """Query parameters for ``GET /v2/sessions``."""
+        params: dict[str, str] = {}
+        if self.scenario_id is not None:
+            params["scenario_id"] = self.scenario_id
+        if email is not None:
+            params["user_email"] = email
+        if self.created_from is not None:
+            params["$gte_created_at"] = self.created_from[0]
+        if self.created_to is not None:
+            params["$lte_created_at"] = self.created_to[0]
+        if self.updated_since is not None:
+            params["from_date"] = self.updated_since[0]
+        for key, op, value in self.metadata:
+            params[f"meta_{op}_{key}" if op else f"meta_{key}"] = _wire_scalar(value)
+        if self.is_org:
+            params["is_org"] = "true"
+        return params
+
+    def v1_params(self, email: str | None) -> dict[str, str]:
+        """Query parameters for the brief's ``GET /sessions`` (its dates filter ``updated_at``).
+
+        A session is updated no earlier than it was created, so "created on or after X" implies "updated on
+        or after X": the later of that and ``updated_since`` is a safe ``from_date``.
+        """
+        params: dict[str, str] = {}
+        if self.scenario_id is not None:
+            params["scenario_id"] = self.scenario_id
+        if email is not None:
+            params["user_email"] = email
+        bounds = [b for b in (self.created_from, self.updated_since) if b is not None]
+        if bounds:
+            params["from_date"] = max(bounds, key=lambda b: b[1])[0]
+        return params
+
+    @property
+    def v1_needs_local_filter(self) -> bool:
+        """True when the v1 route cannot apply every filter (the rest is checked by :meth:`matches`)."""
+        return self.created_from is not None or self.created_to is not None or bool(self.metadata)
+
+    def matches(self, created_at: dt.datetime | None, user_metadata: Mapping[str, Any]) -> bool:
+        """Whether a session listed through v1 passes the filters v1 could not apply."""
+        if self.created_from is not None and (created_at is None or _aware(created_at) < self.created_from[1]):
+            return False
+        if self.created_to is not None and (created_at is None or _aware(created_at) > self.created_to[1]):
+            return False
+        return all(_meta_match(user_metadata.get(key), op, value) for key, op, value in self.metadata)
+
+    def describe(self) -> dict[str, str]:
+        """The filters as v2 would receive them (for reprs and logs)."""
+        params = self.v2_params(None)
+        if self.emails:
+            params["user_email"] = ",".join(self.emails)
+        return params
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def check_paging(page_size: Any, max_items: Any) -> tuple[int, int | None]:

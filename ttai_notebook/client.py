@@ -39,7 +39,7 @@ from ._http import (
     require_id,
     require_text,
 )
-from ._pagination import PagePlan, PageRequest, check_paging, parse_page, prefetch_workers, session_filters
+from ._pagination import PagePlan, PageRequest, SessionQuery, check_paging, parse_page, prefetch_workers
 from .config import NO_TOKEN_MESSAGE, ClientConfig, Secret
 from .errors import (
     APIError,
@@ -431,6 +431,91 @@ def _scenario_from(body: Any, sent: Mapping[str, Any], scenario_id: str | None =
 def _sessions_from(items: Iterable[Any]) -> list[Session]:
     with gc_paused():  # a page of models: thousands of small acyclic objects
         return [Session.from_api(item) for item in items if isinstance(item, Mapping)]
+
+
+@dataclass
+class _Leg:
+    """One request stream of a listing: a route, its parameters, its page plan."""
+
+    route: Literal["v2", "v1"]
+    params: dict[str, str]
+    plan: PagePlan
+    local: bool  # the route cannot apply every filter: the rest is checked here
+
+    @property
+    def path(self) -> str:
+        return "/v2/sessions" if self.route == "v2" else "/sessions"
+
+
+class _Listing:
+    """The I/O-free side of ``sessions.list``: route per leg (v2, else v1), local filtering, merging, limits.
+
+    The iterators below only fetch pages; this decides what to ask and what to yield.
+    """
+
+    def __init__(self, core: _Core, query: SessionQuery, page_size: int, max_items: int | None) -> None:
+        self.core = core
+        self.query = query
+        self.page_size = page_size
+        self.remaining = max_items
+        self.plans: list[PagePlan] = []
+        # Several addresses are listed separately; a session seen under one is not yielded twice.
+        self.seen: set[str] | None = set() if len(query.legs) > 1 else None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.remaining is not None and self.remaining <= 0
+
+    def leg(self, email: str | None) -> _Leg:
+        query = self.query
+        if "sessions.list_v2" not in self.core.missing_routes:
+            route: Literal["v2", "v1"] = "v2"
+            params, local = query.v2_params(email), False
+        else:
+            route, params, local = "v1", query.v1_params(email), query.v1_needs_local_filter
+            if query.is_org and "sessions.list_v1_is_org" not in self.core.missing_routes:
+                self.core.missing_routes.add("sessions.list_v1_is_org")
+                logger.info("is_org=True: the v1 session list has no such filter; the org scope is X-TT-ORG alone")
+        plan = PagePlan(self.page_size, None if local else self.remaining)
+        self.plans.append(plan)
+        return _Leg(route, params, plan, local)
+
+    def call(self, leg: _Leg, request: PageRequest, timeout: float | None, max_retries: int | None) -> _Call:
+        params = {**leg.params, "page": request.page, "limit": request.limit}
+        return _Call("GET", leg.path, params=params, timeout=timeout, max_retries=max_retries)
+
+    def falls_back(self, leg: _Leg, error: APIError) -> bool:
+        """True when the v2 list route is absent here (404/405 for the route): use v1 from now on."""
+        if leg.route != "v2" or not _http.route_missing(error):
+            return False
+        self.core.mark_missing("sessions.list_v2", error)
+        return True
+
+    def keep(self, leg: _Leg, items: list[Any]) -> tuple[list[Session], bool]:
+        """(sessions to yield, stop?) for a page's items."""
+        sessions = _sessions_from(items)
+        if leg.local:
+            query = self.query
+            sessions = [s for s in sessions if query.matches(s.created_at, s.user_metadata or s.metadata)]
+        if self.seen is not None:
+            fresh = []
+            for s in sessions:
+                if s.id not in self.seen:
+                    self.seen.add(s.id)
+                    fresh.append(s)
+            sessions = fresh
+        if self.remaining is not None:
+            sessions = sessions[: self.remaining]
+            self.remaining -= len(sessions)
+        return sessions, self.exhausted
+
+    @property
+    def pages(self) -> int:
+        return sum(plan.pages for plan in self.plans)
+
+    @property
+    def yielded(self) -> int:
+        return sum(plan.yielded for plan in self.plans)
 
 
 def _check_overrides(timeout: Any, max_retries: Any) -> None:
@@ -853,6 +938,15 @@ class _ClientBase(_ClientOps):
             or self._core.served_sandbox
         )
 
+    @property
+    def missing_routes(self) -> frozenset[str]:
+        """Routes this service turned out not to have, each answered by its fallback from then on.
+
+        E.g. ``"sessions.list_v2"`` (listing through the brief's ``GET /sessions``),
+        ``"sessions.post_process"`` (analysing through ``POST /sessions/analyze``), ``"scenarios.update"``.
+        """
+        return frozenset(self._core.missing_routes)
+
     def clear_cache(self) -> None:
         """Forget cached scenario reads."""
         self._core.cache.clear()
@@ -1003,21 +1097,37 @@ class Sessions(_SessionOps):
         user_email: str | Iterable[str] | None = None,
         from_date: Any = None,
         to_date: Any = None,
+        updated_since: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        is_org: bool = False,
         page_size: int = 100,
         max_items: int | None = None,
         prefetch: bool | int = True,
         timeout: float | None = None,
         max_retries: int | None = None,
     ) -> SessionIterator:
-        """Sessions, newest pages fetched only as you iterate.
+        """Sessions, newest first, pages fetched only as you iterate.
+
+        Lists through ``GET /v2/sessions``; only where that route is absent (a service as the brief
+        describes it) through ``GET /sessions``, applying there whatever filter it lacks on this side.
 
         Parameters
         ----------
         scenario_id : str, optional
         user_email : str or list of str, optional
-            One address or several (sent comma-separated).
+            One address or several (one listing each, merged; a session is yielded once).
         from_date, to_date : date, datetime or ISO string, optional
-            Naive datetimes are UTC.
+            When the session was **created** (inclusive; a date-only ``to_date`` is the whole day). Sent
+            as ``$gte_created_at`` / ``$lte_created_at``: the service's own ``from_date`` / ``to_date``
+            filter ``updated_at`` instead. Naive datetimes are UTC.
+        updated_since : date, datetime or ISO string, optional
+            Only sessions changed (``updated_at``) at or after this instant: what an incremental sync asks
+            (see :meth:`ttai_notebook.Store.sync`).
+        metadata : dict, optional
+            Filters on the sessions' ``user_metadata``: ``{"team": "North"}`` (exact, sent as
+            ``meta_team=North``) or ``{"level": {"$gte": 3}}`` (``$gt``, ``$gte``, ``$lt``, ``$lte``).
+        is_org : bool
+            Organisation-wide listing (needs an admin role in the organisation chosen by ``org_id``).
         page_size : int
             Items per request, 1–500 (default 100).
         max_items : int, optional
@@ -1030,12 +1140,22 @@ class Sessions(_SessionOps):
         -------
         SessionIterator
             Iterate it (``for s in ...``) or call ``.to_list()``.
+
+        Examples
+        --------
+        >>> client = Client.sandbox()
+        >>> north = client.sessions.list(metadata={"team": "North"}, max_items=3).to_list()
+        >>> [s.user_metadata["team"] for s in north]
+        ['North', 'North', 'North']
         """
-        params = session_filters(scenario_id=scenario_id, user_email=user_email, from_date=from_date, to_date=to_date)
+        query = SessionQuery.build(
+            scenario_id=scenario_id, user_email=user_email, from_date=from_date, to_date=to_date,
+            updated_since=updated_since, metadata=metadata, is_org=is_org,
+        )
         size, limit = check_paging(page_size, max_items)
         workers = prefetch_workers(prefetch)
         _check_overrides(timeout, max_retries)
-        return SessionIterator(self._client, params, PagePlan(size, limit), workers, timeout, max_retries)
+        return SessionIterator(self._client, _Listing(self._core, query, size, limit), workers, timeout, max_retries)
 
     def get(self, session_id: str, *, timeout: float | None = None, max_retries: int | None = None) -> Session:
         """One session with its transcript and analysis (if any); :class:`NotFoundError` if unknown."""
@@ -1134,17 +1254,10 @@ class SessionIterator(Iterator[Session]):
     """
 
     def __init__(
-        self,
-        client: Client,
-        params: dict[str, str],
-        plan: PagePlan,
-        workers: int,
-        timeout: float | None,
-        max_retries: int | None,
+        self, client: Client, listing: _Listing, workers: int, timeout: float | None, max_retries: int | None
     ) -> None:
         self._client = client
-        self._params = params
-        self._plan = plan
+        self._listing = listing
         self._workers = workers
         self._timeout = timeout
         self._max_retries = max_retries
@@ -1177,29 +1290,44 @@ class SessionIterator(Iterator[Session]):
     @property
     def pages_fetched(self) -> int:
         """Pages received so far."""
-        return self._plan.pages
+        return self._listing.pages
 
     def __repr__(self) -> str:
-        return f"<SessionIterator filters={self._params} yielded={self._plan.yielded} pages={self._plan.pages}>"
+        listing = self._listing
+        return f"<SessionIterator filters={listing.query.describe()} yielded={listing.yielded} pages={listing.pages}>"
 
-    def _fetch(self, request: PageRequest) -> Any:
-        call = _Call(
-            "GET",
-            "/sessions",
-            params={**self._params, "page": request.page, "limit": request.limit},
-            timeout=self._timeout,
-            max_retries=self._max_retries,
-        )
-        return parse_page(self._client._send(call))
+    def _fetch(self, leg: _Leg, request: PageRequest) -> Any:
+        return parse_page(self._client._send(self._listing.call(leg, request, self._timeout, self._max_retries)))
 
     def _run(self) -> Iterator[Session]:
-        plan = self._plan
-        request = plan.next_request()
-        if request is None:
-            return
-        first = self._fetch(request)
+        listing = self._listing
+        for email in listing.query.legs:
+            if listing.exhausted:
+                return
+            leg = listing.leg(email)
+            request = leg.plan.next_request()
+            if request is None:
+                return
+            try:
+                first = self._fetch(leg, request)
+            except APIError as exc:
+                if not listing.falls_back(leg, exc):
+                    raise
+                leg = listing.leg(email)
+                request = leg.plan.next_request()
+                assert request is not None
+                first = self._fetch(leg, request)
+            for items in self._pages(leg, request, first):
+                sessions, stop = listing.keep(leg, items)
+                yield from sessions
+                if stop:
+                    return
+
+    def _pages(self, leg: _Leg, request: PageRequest, first: Any) -> Iterator[list[Any]]:
+        """The items of each page of one leg, in order (prefetching when the first page told the total)."""
+        plan = leg.plan
         items, done = plan.accept(request, first)
-        yield from _sessions_from(items)
+        yield items
         ahead = None if done or self._workers < 2 else plan.known_requests(first)
         if ahead:
             pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="ttai-pages")
@@ -1211,7 +1339,7 @@ class SessionIterator(Iterator[Session]):
                     nxt = next(todo, None)
                     if nxt is None:
                         return
-                    pending.append((nxt, pool.submit(self._fetch, nxt)))
+                    pending.append((nxt, pool.submit(self._fetch, leg, nxt)))
 
             try:
                 fill()
@@ -1220,7 +1348,7 @@ class SessionIterator(Iterator[Session]):
                     items, done = plan.accept(request, future.result())
                     if not done:
                         fill()
-                    yield from _sessions_from(items)
+                    yield items
                     if done:
                         return
             finally:
@@ -1229,11 +1357,11 @@ class SessionIterator(Iterator[Session]):
                 pool.shutdown(wait=False, cancel_futures=True)
         # One page at a time: when the total is unknown, or the service still says there is more.
         while not done:
-            request = plan.next_request()
-            if request is None:
+            nxt = plan.next_request()
+            if nxt is None:
                 return
-            items, done = plan.accept(request, self._fetch(request))
-            yield from _sessions_from(items)
+            items, done = plan.accept(nxt, self._fetch(leg, nxt))
+            yield items
 
 
 class Client(_ClientBase):
@@ -1481,6 +1609,9 @@ class AsyncSessions(_SessionOps):
         user_email: str | Iterable[str] | None = None,
         from_date: Any = None,
         to_date: Any = None,
+        updated_since: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        is_org: bool = False,
         page_size: int = 100,
         max_items: int | None = None,
         prefetch: bool | int = True,
@@ -1488,11 +1619,16 @@ class AsyncSessions(_SessionOps):
         max_retries: int | None = None,
     ) -> AsyncSessionIterator:
         """See :meth:`Sessions.list`; use ``async for`` (or ``await it.to_list()``)."""
-        params = session_filters(scenario_id=scenario_id, user_email=user_email, from_date=from_date, to_date=to_date)
+        query = SessionQuery.build(
+            scenario_id=scenario_id, user_email=user_email, from_date=from_date, to_date=to_date,
+            updated_since=updated_since, metadata=metadata, is_org=is_org,
+        )
         size, limit = check_paging(page_size, max_items)
         workers = prefetch_workers(prefetch)
         _check_overrides(timeout, max_retries)
-        return AsyncSessionIterator(self._client, params, PagePlan(size, limit), workers, timeout, max_retries)
+        return AsyncSessionIterator(
+            self._client, _Listing(self._core, query, size, limit), workers, timeout, max_retries
+        )
 
     async def get(self, session_id: str, *, timeout: float | None = None, max_retries: int | None = None) -> Session:
         """See :meth:`Sessions.get`."""
@@ -1572,17 +1708,10 @@ class AsyncSessionIterator(AsyncIterator[Session]):
     """
 
     def __init__(
-        self,
-        client: AsyncClient,
-        params: dict[str, str],
-        plan: PagePlan,
-        workers: int,
-        timeout: float | None,
-        max_retries: int | None,
+        self, client: AsyncClient, listing: _Listing, workers: int, timeout: float | None, max_retries: int | None
     ) -> None:
         self._client = client
-        self._params = params
-        self._plan = plan
+        self._listing = listing
         self._workers = workers
         self._timeout = timeout
         self._max_retries = max_retries
@@ -1611,30 +1740,49 @@ class AsyncSessionIterator(AsyncIterator[Session]):
     @property
     def pages_fetched(self) -> int:
         """Pages received so far."""
-        return self._plan.pages
+        return self._listing.pages
 
     def __repr__(self) -> str:
-        return f"<AsyncSessionIterator filters={self._params} yielded={self._plan.yielded} pages={self._plan.pages}>"
-
-    async def _fetch(self, request: PageRequest) -> Any:
-        call = _Call(
-            "GET",
-            "/sessions",
-            params={**self._params, "page": request.page, "limit": request.limit},
-            timeout=self._timeout,
-            max_retries=self._max_retries,
+        listing = self._listing
+        return (
+            f"<AsyncSessionIterator filters={listing.query.describe()} yielded={listing.yielded} "
+            f"pages={listing.pages}>"
         )
+
+    async def _fetch(self, leg: _Leg, request: PageRequest) -> Any:
+        call = self._listing.call(leg, request, self._timeout, self._max_retries)
         return parse_page(await self._client._send(call))
 
     async def _run(self) -> AsyncIterator[Session]:
-        plan = self._plan
-        request = plan.next_request()
-        if request is None:
-            return
-        first = await self._fetch(request)
+        listing = self._listing
+        for email in listing.query.legs:
+            if listing.exhausted:
+                return
+            leg = listing.leg(email)
+            request = leg.plan.next_request()
+            if request is None:
+                return
+            try:
+                first = await self._fetch(leg, request)
+            except APIError as exc:
+                if not listing.falls_back(leg, exc):
+                    raise
+                leg = listing.leg(email)
+                request = leg.plan.next_request()
+                assert request is not None
+                first = await self._fetch(leg, request)
+            async for items in self._pages(leg, request, first):
+                sessions, stop = listing.keep(leg, items)
+                for session in sessions:
+                    yield session
+                if stop:
+                    return
+
+    async def _pages(self, leg: _Leg, request: PageRequest, first: Any) -> AsyncIterator[list[Any]]:
+        """See :meth:`SessionIterator._pages`."""
+        plan = leg.plan
         items, done = plan.accept(request, first)
-        for session in _sessions_from(items):
-            yield session
+        yield items
         ahead = None if done or self._workers < 2 else plan.known_requests(first)
         if ahead:
             todo = iter(ahead)
@@ -1645,7 +1793,7 @@ class AsyncSessionIterator(AsyncIterator[Session]):
                     nxt = next(todo, None)
                     if nxt is None:
                         return
-                    pending.append((nxt, asyncio.ensure_future(self._fetch(nxt))))
+                    pending.append((nxt, asyncio.ensure_future(self._fetch(leg, nxt))))
 
             try:
                 fill()
@@ -1654,8 +1802,7 @@ class AsyncSessionIterator(AsyncIterator[Session]):
                     items, done = plan.accept(request, await task)
                     if not done:
                         fill()
-                    for session in _sessions_from(items):
-                        yield session
+                    yield items
                     if done:
                         return
             finally:
@@ -1665,12 +1812,11 @@ class AsyncSessionIterator(AsyncIterator[Session]):
                 if tasks:
                     await asyncio.gather(*tasks, return_exceptions=True)
         while not done:
-            request = plan.next_request()
-            if request is None:
+            nxt = plan.next_request()
+            if nxt is None:
                 return
-            items, done = plan.accept(request, await self._fetch(request))
-            for session in _sessions_from(items):
-                yield session
+            items, done = plan.accept(nxt, await self._fetch(leg, nxt))
+            yield items
 
 
 class AsyncClient(_ClientBase):

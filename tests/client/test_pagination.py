@@ -13,7 +13,7 @@ import pytest
 from client_helpers import collect, take
 
 from ttai_notebook._pagination import Page, PagePlan, PageRequest, page_request, parse_page, session_filters
-from ttai_notebook.errors import APIError, ServerError, ValidationError
+from ttai_notebook.errors import APIError, NotFoundError, ServerError, ValidationError
 
 # -- the planner (pure) -------------------------------------------------------------------------
 
@@ -99,8 +99,10 @@ class PagedService:
     """``GET /sessions`` over ``n`` sessions, shaped as ``mode``: meta (full page_meta), nometa (no page_meta),
     bare (a bare list), hasnext (page_meta with has_next only)."""
 
-    def __init__(self, n: int, mode: str = "meta", delay: float = 0.0) -> None:
+    def __init__(self, n: int, mode: str = "meta", delay: float = 0.0, *, v1_only: bool = False) -> None:
         self.data = make_sessions(n)
+        self.v1_only = v1_only  # a service as the brief describes it: no GET /v2/sessions
+        self.paths: list[str] = []
         self.mode = mode
         self.delay = delay
         self.pages: list[tuple[int, int]] = []
@@ -127,7 +129,11 @@ class PagedService:
         return httpx.Response(200, json={"sessions": items, "page_meta": meta})
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        assert request.url.path == "/api/public/sessions"
+        path = request.url.path
+        self.paths.append(path)
+        if self.v1_only and path == "/api/public/v2/sessions":
+            return httpx.Response(404, json={"detail": "Not Found"})
+        assert path == ("/api/public/sessions" if self.v1_only else "/api/public/v2/sessions")
         with self.lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -268,7 +274,7 @@ async def test_pages_are_retried_like_any_get(make_client, slept):
     assert len(slept) == 1
 
 
-async def test_filters_are_sent_as_iso_strings(make_client):
+async def test_filters_are_sent_as_the_v2_route_names_them(make_client):
     service = PagedService(3, "meta")
     client = make_client(service)
     await collect(
@@ -277,14 +283,106 @@ async def test_filters_are_sent_as_iso_strings(make_client):
             user_email=["ann@example.com", "bo@example.com"],
             from_date=dt.date(2025, 1, 1),
             to_date=dt.datetime(2025, 3, 1, 12, 30),
+            updated_since="2025-02-01T08:00:00Z",
+            metadata={"team": "North", "level": {"$gte": 3}, "remote": True},
+            is_org=True,
         )
     )
+    # One listing per address (the spec documents a single user_email), each with every filter.
+    assert [p["user_email"] for p in service.params] == ["ann@example.com", "bo@example.com"]
     params = service.params[0]
-    assert params["scenario_id"] == "scn1"
-    assert params["user_email"] == "ann@example.com,bo@example.com"
-    assert params["from_date"] == "2025-01-01"
-    assert params["to_date"] == "2025-03-01T12:30:00+00:00"
-    assert params["page"] == "1" and params["limit"] == "100"
+    assert params == {
+        "scenario_id": "scn1",
+        "user_email": "ann@example.com",
+        "$gte_created_at": "2025-01-01",
+        "$lte_created_at": "2025-03-01T12:30:00+00:00",
+        "from_date": "2025-02-01T08:00:00Z",  # v2's from_date filters updated_at
+        "meta_team": "North",
+        "meta_$gte_level": "3",
+        "meta_remote": "true",
+        "is_org": "true",
+        "page": "1",
+        "limit": "100",
+    }
+
+
+async def test_several_addresses_are_merged_without_repeats(make_client):
+    service = PagedService(5, "meta")  # ignores user_email: both listings return the same five sessions
+    client = make_client(service)
+    sessions = await collect(client.sessions.list(user_email=["ann@example.com", "bo@example.com"]))
+    assert [s.id for s in sessions] == [f"s{i:04d}" for i in range(5)]
+    assert len(service.params) == 2
+
+
+async def test_falls_back_to_v1_list_only_when_the_v2_route_is_absent(make_client):
+    service = PagedService(120, "meta", v1_only=True)
+    client = make_client(service)
+    sessions = await collect(client.sessions.list(page_size=50, updated_since="2025-01-01"))
+    assert len(sessions) == 120
+    assert service.paths.count("/api/public/v2/sessions") == 1
+    assert "sessions.list_v2" in client.missing_routes
+    # v1 has updated_at bounds only: updated_since is its from_date.
+    assert service.params[0] == {"from_date": "2025-01-01", "page": "1", "limit": "50"}
+    # Remembered: the next listing goes straight to v1.
+    await collect(client.sessions.list(max_items=3))
+    assert service.paths.count("/api/public/v2/sessions") == 1
+
+
+async def test_v2_errors_other_than_a_missing_route_are_not_a_fallback(make_client, api):
+    api.on("GET", "/v2/sessions", (404, {"detail": "Scenario scn1 not found"}))
+    client = make_client()
+    with pytest.raises(NotFoundError):
+        await collect(client.sessions.list(scenario_id="scn1"))
+    assert not client.missing_routes
+
+
+async def test_v1_fallback_applies_created_range_and_metadata_itself(make_client):
+    service = PagedService(40, "meta", v1_only=True)
+    for i, item in enumerate(service.data):
+        item["user_metadata"] = {"team": "North" if i % 2 else "South", "level": i % 5}
+        item["created_at"] = f"2025-03-{20 - i:02d}T09:00:00" if i < 10 else f"2025-02-{28 - (i - 10) % 28:02d}T09:00:00"
+    client = make_client(service)
+    first_created = "2025-02-20T09:00:00"
+    sessions = await collect(client.sessions.list(
+        from_date=first_created, metadata={"team": "North", "level": {"$gte": 3}}, page_size=100,
+    ))
+    # created_from becomes v1's from_date (updated_at >= created_at, so nothing is lost) ...
+    assert service.params[-1]["from_date"] == first_created
+    # ... and the rest is checked locally.
+    expected = [
+        s["id"] for i, s in enumerate(service.data)
+        if i % 2 and i % 5 >= 3 and s["created_at"] >= first_created
+    ]
+    assert [s.id for s in sessions] == expected
+
+
+async def test_max_items_counts_what_is_yielded_after_local_filters(make_client):
+    service = PagedService(60, "meta", v1_only=True)
+    for i, item in enumerate(service.data):
+        item["user_metadata"] = {"team": "North" if i % 3 == 0 else "South"}
+    client = make_client(service)
+    sessions = await collect(client.sessions.list(metadata={"team": "North"}, max_items=7, page_size=10))
+    assert [s.id for s in sessions] == [f"s{i:04d}" for i in range(0, 21, 3)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"metadata": {}}, "non-empty dict"),
+        ({"metadata": {"team": ["North"]}}, "operator dict"),
+        ({"metadata": {"level": {"$ge": 3}}}, "$gt, $gte, $lt, $lte"),
+        ({"metadata": {"a&b": "x"}}, "plain non-empty strings"),
+        ({"is_org": "yes"}, "True or False"),
+        ({"updated_since": "last week"}, "updated_since must be a date"),
+    ],
+)
+def test_bad_filters_are_refused_with_what_is_allowed(kwargs, message):
+    from ttai_notebook.client import Client
+
+    with Client(token="t", transport=httpx.MockTransport(lambda r: httpx.Response(500))) as client:
+        with pytest.raises(ValidationError) as info:
+            client.sessions.list(**kwargs)
+    assert message in str(info.value)
 
 
 @pytest.mark.parametrize(
