@@ -7,9 +7,10 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from .background import BACKGROUND_MODES, DEFAULT_PROCESSING_TIME
 from .core import Sandbox
 from .demo_data import MAX_SESSIONS
-from .wire import DIALECTS
+from .wire import DIALECTS, PROFILES
 
 __all__ = ["main", "build_parser"]
 
@@ -43,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the demo organisation (default 0)")
     p.add_argument("--sessions", type=_sessions, default=None, help="demo sessions (default 520, max 100000)")
     p.add_argument("--dialect", choices=DIALECTS, default="documented", help="response shapes (default documented)")
+    p.add_argument("--profile", choices=PROFILES, default="current",
+                   help="the service today (current, default) or as the product brief describes it (brief)")
+    p.add_argument("--processing-time", type=_seconds, default=DEFAULT_PROCESSING_TIME,
+                   help=f"seconds background analyses take (default {DEFAULT_PROCESSING_TIME:g}; 0 = immediate)")
+    p.add_argument("--background", choices=BACKGROUND_MODES, default="auto",
+                   help="background clock: auto (wall time, default) or manual (only POST /sandbox/advance moves it)")
     p.add_argument("--token", default=None, help="require this bearer token (default: accept any)")
     p.add_argument("--read-only-token", action="append", default=[], help="a token that may only read (repeatable)")
     p.add_argument("--spec-routes-only", action="store_true", help="refuse routes the vendor spec lacks (405)")
@@ -66,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           read_only_tokens=tuple(args.read_only_token), spec_routes_only=args.spec_routes_only,
                           latency=args.latency, jitter=args.jitter, rate_429=args.rate_429,
                           retry_after=args.retry_after, rate_5xx=args.rate_5xx, rate_drop=args.rate_drop,
-                          concurrency_cap=args.concurrency_cap, max_body_bytes=args.max_body_bytes, clock=args.clock)
+                          concurrency_cap=args.concurrency_cap, max_body_bytes=args.max_body_bytes, clock=args.clock,
+                          profile=args.profile, processing_time=args.processing_time, background=args.background)
         server = sandbox.serve(port=args.port)
     except (ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -77,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The token itself is never printed.
     auth = "bearer token required" if args.token else "any token accepted"
     print(f"Tough Tongue AI sandbox (offline, simulated) serving {server.base_url}\n"
-          f"  dialect={args.dialect} seed={args.seed} scenarios={size['scenarios']} sessions={size['sessions']} "
+          f"  dialect={args.dialect} profile={args.profile} processing_time={args.processing_time:g}s "
+          f"background={args.background} seed={args.seed} scenarios={size['scenarios']} sessions={size['sessions']} "
           f"({auth})\n  Ctrl-C to stop.", flush=True)
     try:
         while not stop.wait(0.5):

@@ -22,6 +22,8 @@ from .validation import dumps
 __all__ = ["Reply", "Ticket", "SandboxApp", "DROP_MESSAGE"]
 
 _CACHE_SIZE = 4096
+# Cached list pages are large (500 sessions ≈ 1 MB): the cache also holds at most this many bytes.
+_CACHE_BYTES = 256 * 1024 * 1024
 
 #: What a client sees when the sandbox drops a connection (httpx's wording).
 DROP_MESSAGE = "Server disconnected without sending a response."
@@ -63,11 +65,12 @@ class SandboxApp:
 
     def __init__(self, state: SandboxState, counters: Counters, faults: FaultInjector, *, dialect: str,
                  token: str | None, read_only_tokens: tuple[str, ...], spec_routes_only: bool,
-                 max_body_bytes: int) -> None:
+                 max_body_bytes: int, profile: str = "current") -> None:
         self.state = state
         self.counters = counters
         self.faults = faults
         self.dialect = dialect
+        self.profile = profile
         self._token = token
         self._read_only = frozenset(read_only_tokens)
         self.spec_routes_only = spec_routes_only
@@ -76,6 +79,7 @@ class SandboxApp:
         self._in_flight = 0
         self._ids = itertools.count(1)
         self._cache: OrderedDict[tuple[Any, ...], tuple[int, bytes]] = OrderedDict()
+        self._cache_bytes = 0
 
     # ---- answers cached until the state changes ----
     def cached(self, key: tuple[Any, ...]) -> bytes | None:
@@ -87,11 +91,15 @@ class SandboxApp:
         return hit[1]
 
     def remember(self, key: tuple[Any, ...], body: bytes) -> None:
-        """Store an encoded answer for the current state (the oldest go beyond 4096 entries)."""
+        """Store an encoded answer for the current state (the oldest go beyond 4096 entries or 256 MB)."""
+        old = self._cache.get(key)
+        if old is not None:
+            self._cache_bytes -= len(old[1])
         self._cache[key] = (self.state.version, body)
+        self._cache_bytes += len(body)
         self._cache.move_to_end(key)
-        while len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
+        while len(self._cache) > _CACHE_SIZE or (self._cache_bytes > _CACHE_BYTES and len(self._cache) > 1):
+            self._cache_bytes -= len(self._cache.popitem(last=False)[1][1])
 
     # ---- building replies ----
     def _reply(self, status: int, body: Any, request_id: str, headers: list[tuple[str, str]] | None = None) -> Reply:
@@ -117,6 +125,7 @@ class SandboxApp:
             self.counters.reset()
             self.faults.reset()
             self._cache.clear()
+            self._cache_bytes = 0
 
     # ---- the three steps ----
     def admit(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> Ticket | Reply:
@@ -129,7 +138,8 @@ class SandboxApp:
                 return self._count_response(self.error(404, "Not Found", request_id))
             sub = path[len(API_PREFIX):]
             try:
-                route, params = match_route(method, sub, spec_routes_only=self.spec_routes_only)
+                route, params = match_route(method, sub, spec_routes_only=self.spec_routes_only,
+                                            profile=self.profile)
             except RouteNotFound:
                 self.counters.requests[f"{method} (no route)"] += 1
                 return self._count_response(self.error(404, "Not Found", request_id))
@@ -227,8 +237,13 @@ class SandboxApp:
         return self.error(status, message, ticket.request_id, details={"sandbox_fault": kind}, headers=headers)
 
     def _execute(self, ticket: Ticket) -> Reply:
-        ctx = Ctx(self, ticket.method, ticket.path, ticket.params, ticket.query, ticket.body)
         try:
+            # Background work that fell due is finished first, so polling sees results as soon as they are due.
+            self.state.apply_due()
+            org = None
+            if self.profile == "current" and not ticket.route.sandbox_only:
+                org = self.state.org_scope(ticket.headers.get("x-tt-org"))
+            ctx = Ctx(self, ticket.method, ticket.path, ticket.params, ticket.query, ticket.body, org)
             result: Result = ticket.route.handler(ctx)
         except ValidationFailed as exc:
             reply = self.error(422, "Validation failed", ticket.request_id, errors=exc.errors)

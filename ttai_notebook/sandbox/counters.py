@@ -17,11 +17,17 @@ class Counters:
     executed : Counter[str]
         Requests whose handler ran (after auth and injected faults), by route.
     creates : Counter[str]
-        Objects created: ``scenario``, ``session``, ``access_token``.
+        Objects created: ``scenario``, ``session``, ``access_token``; ``import`` counts the sessions that
+        ``POST /v2/session`` created (also counted as ``session``).
     analyses : Counter[str]
         Charged analyses actually run, by session id.
     analysis_reuses : Counter[str]
         Analyse calls answered with existing results (no charge), by session id.
+    post_processes : Counter[str]
+        ``POST /v2/sessions/{id}/post-process`` calls that took effect, by session id (charged ones are also
+        in ``analyses``).
+    jobs_done : Counter[str]
+        Background jobs finished, by kind (``analysis``, ``extraction``).
     responses : Counter[int]
         Responses sent, by status code (dropped connections are not responses).
     drops : int
@@ -41,6 +47,8 @@ class Counters:
         self.creates: Counter[str] = Counter()
         self.analyses: Counter[str] = Counter()
         self.analysis_reuses: Counter[str] = Counter()
+        self.post_processes: Counter[str] = Counter()
+        self.jobs_done: Counter[str] = Counter()
         self.responses: Counter[int] = Counter()
         self.injected: Counter[str] = Counter()
         self.drops = 0
@@ -68,6 +76,8 @@ class Counters:
             "creates": dict(self.creates),
             "analyses": dict(self.analyses),
             "analysis_reuses": dict(self.analysis_reuses),
+            "post_processes": dict(self.post_processes),
+            "jobs_done": dict(self.jobs_done),
             "responses": {str(k): v for k, v in sorted(self.responses.items())},
             "drops": self.drops,
             "injected": dict(self.injected),

@@ -66,6 +66,7 @@ class SessionRecord:
     rubric: list[dict[str, Any]] | None = None
     evaluation: dict[str, Any] | None = None
     improvement: dict[str, Any] | None = None
+    extraction: dict[str, Any] | None = None
 
     def get_transcript(self) -> str | None:
         """The transcript, built (once) from the demo generator when the session is a demo one."""

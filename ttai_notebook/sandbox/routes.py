@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from typing import TYPE_CHECKING, Any
 
+from . import filters
 from . import validation as v
 from . import wire
 from .clock import format_ts, parse_ts
@@ -16,13 +17,15 @@ from .urls import embed_scenario_url, embed_session_url
 
 if TYPE_CHECKING:
     from .app import SandboxApp
+    from .orgs import OrgRecord
 
 __all__ = ["Ctx", "Result", "Route", "ROUTES", "match_route", "RouteNotFound", "MethodNotAllowed", "ValidationFailed"]
 
 
 @dataclass
 class Ctx:
-    """What a handler sees: the app (state, dialect, counters), path params, query and body."""
+    """What a handler sees: the app (state, dialect, profile, counters), path params, query, body and the
+    organisation the call is scoped to (``X-TT-ORG``; None is the personal context)."""
 
     app: "SandboxApp"
     method: str
@@ -30,10 +33,15 @@ class Ctx:
     params: dict[str, str]
     query: dict[str, list[str]]
     body: bytes
+    org: "OrgRecord | None" = None
 
     @property
     def dialect(self) -> str:
         return self.app.dialect
+
+    @property
+    def profile(self) -> str:
+        return self.app.profile
 
 
 @dataclass
@@ -58,7 +66,8 @@ class ValidationFailed(Exception):
 @dataclass(frozen=True)
 class Route:
     """One route. ``in_spec``: the vendor spec has it (served with ``spec_routes_only``);
-    ``mutating``: refused to read-only tokens; ``sandbox_only``: a control route, exempt from random faults."""
+    ``mutating``: refused to read-only tokens; ``sandbox_only``: a control route, exempt from random faults;
+    ``profiles``: the sandbox profiles that serve it (elsewhere it answers 404 like a removed route)."""
 
     method: str
     pattern: str
@@ -66,6 +75,7 @@ class Route:
     in_spec: bool = True
     mutating: bool = False
     sandbox_only: bool = False
+    profiles: tuple[str, ...] = wire.PROFILES
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -173,19 +183,59 @@ def delete_scenario(ctx: Ctx) -> Result:
     return Result(204, None) if ctx.dialect == "documented" else Result(200, {})
 
 
+def _query_key(ctx: Ctx, *extra: Any) -> tuple[Any, ...]:
+    return (ctx.path, ctx.dialect, ctx.profile, *extra,
+            tuple((k, tuple(vals)) for k, vals in sorted(ctx.query.items())))
+
+
+def _page_body(ctx: Ctx, items: list[Any], page: int, limit: int, total: int) -> bytes:
+    names = {sid: s.name for sid, s in ctx.app.state.scenarios.items()}
+    dialect, profile = ctx.dialect, ctx.profile
+    body = [wire.session_summary(s, dialect, names.get(s.scenario_id), profile) for s in items]
+    return v.dumps({"sessions": body, "page_meta": wire.page_meta(page, limit, total)})
+
+
 def list_sessions(ctx: Ctx) -> Result:
+    """v1 ``GET /sessions`` (profile ``brief``): comma-separated e-mails; dates filter ``updated_at``."""
     q = _query(ctx, v.SESSION_QUERY)
     page, limit = q.get("page", 1), q.get("limit", 50)
     emails = [e for e in (q.get("user_email") or "").split(",") if e.strip()] or None
     lo = _parse_bound("from_date", q.get("from_date"), upper=False)
     hi = _parse_bound("to_date", q.get("to_date"), upper=True)
     state = ctx.app.state
+    key = _query_key(ctx)
     with state.lock:
-        items, total = state.list_sessions(scenario_id=q.get("scenario_id") or None, user_emails=emails,
-                                           updated_from=lo, updated_to=hi, page=page, limit=limit)
-        names = {sid: s.name for sid, s in state.scenarios.items()}
-        body = [wire.session_summary(s, ctx.dialect, names.get(s.scenario_id)) for s in items]
-    return Result(200, {"sessions": body, "page_meta": wire.page_meta(page, limit, total)})
+        raw = ctx.app.cached(key)
+        if raw is None:
+            items, total = state.list_sessions(scenario_id=q.get("scenario_id") or None, user_emails=emails,
+                                               updated_from=lo, updated_to=hi, page=page, limit=limit)
+            raw = _page_body(ctx, items, page, limit, total)
+            ctx.app.remember(key, raw)
+    return Result(200, None, raw=raw)
+
+
+def list_sessions_v2(ctx: Ctx) -> Result:
+    """``GET /v2/sessions`` (profile ``current``): the spec's filters (:mod:`.filters`), org scope by ``is_org``.
+    Pages are cached until the state changes (benchmarks list 20 000 sessions again and again)."""
+    q = _query(ctx, v.V2_SESSION_QUERY)
+    try:
+        selection = filters.parse_filters(ctx.query)
+    except filters.FilterError as exc:
+        if exc.status == 422:
+            raise ValidationFailed(exc.errors) from None
+        raise SandboxError(exc.status, exc.message, field=exc.field) from None
+    page, limit = q.get("page", 1), q.get("limit", 50)
+    state = ctx.app.state
+    # the role is part of the key: tests change roles without changing the state's version
+    key = _query_key(ctx, (ctx.org.id, ctx.org.role) if ctx.org is not None else None)
+    with state.lock:
+        raw = ctx.app.cached(key)
+        if raw is None:
+            items, total = state.query_sessions(selection, org=ctx.org, is_org=bool(q.get("is_org")), page=page,
+                                                limit=limit)
+            raw = _page_body(ctx, items, page, limit, total)
+            ctx.app.remember(key, raw)
+    return Result(200, None, raw=raw)
 
 
 def get_session(ctx: Ctx) -> Result:
@@ -207,8 +257,48 @@ def sessions_batch(ctx: Ctx) -> Result:
     with state.lock:
         items = state.get_sessions(q["session_ids"])
         names = {sid: s.name for sid, s in state.scenarios.items()}
-        body = [wire.session_summary(s, ctx.dialect, names.get(s.scenario_id)) for s in items]
+        body = [wire.session_summary(s, ctx.dialect, names.get(s.scenario_id), ctx.profile) for s in items]
     return Result(200, {"sessions": body, "page_meta": wire.page_meta(1, max(1, len(body)), len(body))})
+
+
+def post_process(ctx: Ctx) -> Result:
+    """Queue analysis / extraction in the background; charged per call with ``run_analysis``."""
+    fields = _body(ctx, v.POST_PROCESS)
+    ctx.app.state.post_process(ctx.params["id"], run_analysis=bool(fields.get("run_analysis")),
+                               run_extraction=bool(fields.get("run_extraction")))
+    return Result(200, {"ok": True})
+
+
+def list_organizations(ctx: Ctx) -> Result:
+    state = ctx.app.state
+    with state.lock:
+        return Result(200, [wire.org_item(o) for o in state.organizations])
+
+
+def import_session(ctx: Ctx) -> Result:
+    fields = _body(ctx, v.IMPORT_SESSION)
+    rec = ctx.app.state.import_session(
+        fields["scenario_id"], transcript=fields.get("transcript"), recording_url=fields.get("recording_url"),
+        user_email=fields.get("user_email"), user_name=fields.get("user_name"), metadata=fields.get("metadata"),
+        user_metadata=fields.get("user_metadata"))
+    return Result(200, wire.import_body(rec))
+
+
+def _query_datetime(name: str, text: str | None, *, upper: bool) -> datetime | None:
+    try:
+        return _parse_bound(name, text, upper=upper)
+    except SandboxError:  # FastAPI validates a datetime query parameter: 422
+        raise ValidationFailed([{"type": "datetime_from_date_parsing", "loc": ["query", name],
+                                 "msg": "Input should be a valid datetime or date, invalid character in year",
+                                 "input": text}]) from None
+
+
+def get_analytics(ctx: Ctx) -> Result:
+    q = _query(ctx, v.ANALYTICS_QUERY)
+    start = _query_datetime("start_date", q.get("start_date"), upper=False)
+    end = _query_datetime("end_date", q.get("end_date"), upper=True)
+    body = ctx.app.state.analytics(org=ctx.org, org_wide=bool(q.get("is_org_wide")), start=start, end=end)
+    return Result(200, body)
 
 
 def analyze_session(ctx: Ctx) -> Result:
@@ -251,7 +341,15 @@ def complete_session(ctx: Ctx) -> Result:
 
 
 def sandbox_counters(ctx: Ctx) -> Result:
-    return Result(200, {"counters": ctx.app.counters.snapshot(), "state": ctx.app.state.summary()})
+    return Result(200, {"counters": ctx.app.counters.snapshot(), "state": ctx.app.state.summary(),
+                        "pending_jobs": ctx.app.state.pending_jobs})
+
+
+def sandbox_advance(ctx: Ctx) -> Result:
+    """Move the background clock (how a server in ``--background manual`` is driven from outside)."""
+    fields = _body(ctx, v.ADVANCE)
+    done = ctx.app.state.advance(fields["seconds"])
+    return Result(200, {"advanced": fields["seconds"], "jobs_done": done, "pending_jobs": ctx.app.state.pending_jobs})
 
 
 def sandbox_reset(ctx: Ctx) -> Result:
@@ -267,22 +365,28 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/scenarios/{id}", get_scenario),
     Route("PATCH", "/scenarios/{id}", patch_scenario, in_spec=False, mutating=True),
     Route("DELETE", "/scenarios/{id}", delete_scenario, in_spec=False, mutating=True),
-    Route("GET", "/sessions", list_sessions),
+    Route("GET", "/sessions", list_sessions, profiles=("brief",)),
     Route("POST", "/sessions/analyze", analyze_session, mutating=True),
     Route("GET", "/sessions/{id}", get_session),
-    Route("GET", "/v2/sessions", list_sessions),
+    Route("GET", "/v2/sessions", list_sessions_v2, profiles=("current",)),
     Route("POST", "/v2/sessions", create_session, in_spec=False, mutating=True),
     Route("GET", "/v2/sessions/batch", sessions_batch),
+    Route("POST", "/v2/sessions/{id}/post-process", post_process, mutating=True, profiles=("current",)),
+    Route("GET", "/v2/organizations", list_organizations, profiles=("current",)),
+    Route("POST", "/v2/session", import_session, mutating=True, profiles=("current",)),
+    Route("GET", "/v2/analytics", get_analytics, profiles=("current",)),
     Route("POST", "/scenario-access-token", scenario_access_token),
     Route("POST", "/sandbox/sessions/{id}/complete", complete_session, sandbox_only=True),
     Route("GET", "/sandbox/counters", sandbox_counters, sandbox_only=True),
+    Route("POST", "/sandbox/advance", sandbox_advance, sandbox_only=True),
     Route("POST", "/sandbox/reset", sandbox_reset, sandbox_only=True),
 )
 
 
-def match_route(method: str, path: str, *, spec_routes_only: bool = False) -> tuple[Route, dict[str, str]]:
+def match_route(method: str, path: str, *, spec_routes_only: bool = False,
+                profile: str = "current") -> tuple[Route, dict[str, str]]:
     """Find the route for a request, as Starlette does: first full match wins; a path matched only
-    under other methods is 405; no match is 404.
+    under other methods is 405; no match is 404. Routes the ``profile`` does not serve do not exist.
 
     Raises
     ------
@@ -290,7 +394,7 @@ def match_route(method: str, path: str, *, spec_routes_only: bool = False) -> tu
     """
     allowed: list[str] = []
     for route in ROUTES:
-        if spec_routes_only and not route.in_spec:
+        if (spec_routes_only and not route.in_spec) or profile not in route.profiles:
             continue
         m = route.regex.match(path)
         if m is None:

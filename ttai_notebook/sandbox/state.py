@@ -3,24 +3,34 @@ Errors are :class:`SandboxError` carrying the status code the service would answ
 from __future__ import annotations
 
 import bisect
+import random
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import filters as flt
+from .analytics import DEFAULT_WINDOW_DAYS, MAX_WINDOW_DAYS, build_analytics
+from .background import DEFAULT_PROCESSING_TIME, BackgroundClock, JobQueue, check_processing_time
 from .clock import DEMO_NOW, DeterministicClock, IdGenerator, RealClock
 from .counters import Counters
-from .demo_data import DemoOrg, build_demo
+from .demo_data import DemoOrg, build_demo, make_transcript
+from .demo_scripts import SCENARIOS as DEMO_SCRIPTS
+from .orgs import OrgRecord, admin_refusal, default_organizations, make_organizations, scope_refusal
 from .records import COMPLETED, IN_PROGRESS, TERMINATED, ScenarioRecord, SessionRecord
 from .scoring import DEFAULT_RUBRIC, analyze_transcript, parse_transcript
 
-__all__ = ["SandboxError", "SandboxState", "STARTING_MINUTES", "ANALYSIS_COST", "parse_rubric_text"]
+__all__ = ["SandboxError", "SandboxState", "STARTING_MINUTES", "ANALYSIS_COST", "SIMULATED_RECORDING_NOTE",
+           "parse_rubric_text"]
 
 #: The demo organisation's starting balance, in minutes.
 STARTING_MINUTES = 100_000.0
 #: Minutes charged per new analysis.
 ANALYSIS_COST = 1.0
+#: First turn of a transcript the sandbox makes up for an imported ``recording_url`` (it fetches nothing).
+SIMULATED_RECORDING_NOTE = ("[00:00] AI: [Simulated transcript: the offline sandbox does not download or transcribe "
+                            "recordings; this conversation was generated in its place.]")
 
 # Fields of the scenario upsert kept as first-class record attributes; the rest go to ``extra``.
 _CORE_FIELDS = {"name", "ai_instructions", "description", "user_friendly_description", "is_public", "is_recording",
@@ -118,16 +128,30 @@ class SandboxState:
         ``real``: wall time.
     counters : Counters, optional
         Where creates and analyses are counted.
+    processing_time : float
+        Seconds a background job (post-process analysis, import analysis) takes on the background clock.
+    background : {"auto", "manual"}
+        ``auto``: the background clock follows ``time.monotonic()``; ``manual``: it moves only on :meth:`advance`.
+    organizations : sequence of mappings, optional
+        ``{name, role, slug?, id?, home?}`` replacing the demo organisations (see
+        :func:`~ttai_notebook.sandbox.orgs.make_organizations`). :attr:`organizations` holds the records;
+        tests may change a record's ``role``.
     """
 
     def __init__(self, seed: int = 0, sessions: int | None = None, clock: str = "demo",
-                 counters: Counters | None = None) -> None:
+                 counters: Counters | None = None, processing_time: float = DEFAULT_PROCESSING_TIME,
+                 background: str = "auto", organizations: Sequence[Mapping[str, Any]] | None = None) -> None:
         if clock not in ("demo", "real"):
             raise ValueError(f"clock must be 'demo' or 'real', got {clock!r}")
         self.seed = seed
         self.size = sessions
         self.clock_kind = clock
         self.counters = counters if counters is not None else Counters()
+        self.processing_time = check_processing_time(processing_time)
+        self.background = BackgroundClock(background)
+        self._org_specs = None if organizations is None else [dict(o) for o in organizations]
+        make_organizations(seed, self._org_specs or [])  # fail early on a bad list
+        self.jobs = JobQueue()
         self.lock = threading.RLock()
         #: Bumped by every change, so cached answers know when they are stale.
         self.version = 0
@@ -142,13 +166,18 @@ class SandboxState:
             self.owner_id = org.owner_id
             self.scenarios: dict[str, ScenarioRecord] = {s.id: s for s in org.scenarios}
             self.sessions: dict[str, SessionRecord] = {s.id: s for s in org.sessions}
-            self._order: list[SessionRecord] = list(org.sessions)  # newest first
+            # newest created first, ties by id (stable pages)
+            self._order: list[SessionRecord] = sorted(org.sessions, key=_order_key)
             self.users: dict[str, str] = {t.email: t.user_id for t in org.trainees}
             self.available_minutes = STARTING_MINUTES
             self.balance_updated = DEMO_NOW - timedelta(days=1)
             self.access_tokens: dict[str, dict[str, Any]] = {}
             self.clock = DeterministicClock() if self.clock_kind == "demo" else RealClock()
             self.ids = IdGenerator(self.seed, "run")
+            self.organizations: list[OrgRecord] = (default_organizations(self.seed) if self._org_specs is None
+                                                   else make_organizations(self.seed, self._org_specs))
+            self.jobs.clear()
+            self.background.reset()
             self.version += 1
 
     def _new_id(self, at: datetime, taken: Mapping[str, Any]) -> str:
@@ -332,13 +361,15 @@ class SandboxState:
                 user_name=user_name, metadata=dict(metadata) if metadata else None, user_metadata=flat or None,
                 rubric=scenario.rubric or None,
             )
-            self.sessions[rec.id] = rec
-            # Keep newest-first order even when a real clock is behind the demo's history.
-            at = bisect.bisect_left(self._order, -rec.created_at.timestamp(), key=lambda s: -s.created_at.timestamp())
-            self._order.insert(at, rec)
-            self.counters.creates["session"] += 1
-            self.version += 1
+            self._insert(rec)
             return rec
+
+    def _insert(self, rec: SessionRecord) -> None:
+        self.sessions[rec.id] = rec
+        # Keep newest-first order even when a real clock is behind the demo's history.
+        self._order.insert(bisect.bisect_left(self._order, _order_key(rec), key=_order_key), rec)
+        self.counters.creates["session"] += 1
+        self.version += 1
 
     def complete_session(self, session_id: str, transcript: str, *, duration_s: float | None = None,
                          status: str = COMPLETED) -> SessionRecord:
@@ -375,20 +406,33 @@ class SandboxState:
             return rec
 
     # ---- analysis and balance ----
-    def _run_analysis(self, rec: SessionRecord) -> None:
+    def _apply_analysis(self, rec: SessionRecord, now: datetime) -> None:
         scenario = self.scenarios.get(rec.scenario_id)
         if scenario is not None:
             rec.rubric = scenario.rubric or None
         rubric = rec.rubric or list(DEFAULT_RUBRIC)
         rec.evaluation, rec.improvement = analyze_transcript(rec.get_transcript(), rubric)
         rec.analyzed = True
-        now = self.clock.tick()
         rec.last_evaluated_at = now
         rec.updated_at = now
+        self.version += 1
+
+    def _refuse_without_balance(self) -> None:
+        if self.available_minutes < ANALYSIS_COST:
+            raise SandboxError(403, f"Insufficient balance: {self.available_minutes:g} minutes available and an "
+                               f"analysis costs {ANALYSIS_COST:g} minute. Top up the organisation's wallet to "
+                               "analyse more sessions.", available_minutes=self.available_minutes)
+
+    def _charge(self, rec: SessionRecord, now: datetime) -> None:
         self.available_minutes = round(self.available_minutes - ANALYSIS_COST, 4)
         self.balance_updated = now
         self.counters.analyses[rec.id] += 1
         self.version += 1
+
+    def _run_analysis(self, rec: SessionRecord) -> None:
+        now = self.clock.tick()
+        self._apply_analysis(rec, now)
+        self._charge(rec, now)
 
     def analyze_session(self, session_id: str, *, force: bool = False) -> tuple[SessionRecord, bool]:
         """Analyse a completed session. Returns ``(session, charged)``.
@@ -408,10 +452,7 @@ class SandboxState:
                 rec.results()
                 self.counters.analysis_reuses[rec.id] += 1
                 return rec, False
-            if self.available_minutes < ANALYSIS_COST:
-                raise SandboxError(403, f"Insufficient balance: {self.available_minutes:g} minutes available and an "
-                                   f"analysis costs {ANALYSIS_COST:g} minute. Top up the organisation's wallet to "
-                                   "analyse more sessions.", available_minutes=self.available_minutes)
+            self._refuse_without_balance()
             self._run_analysis(rec)
             return rec, True
 
@@ -443,3 +484,199 @@ class SandboxState:
             self.counters.creates["access_token"] += 1
             self.version += 1
             return record
+
+    # ---- background jobs ----
+    def apply_due(self) -> int:
+        """Finish the background jobs that are due on the background clock; returns how many ran.
+
+        Called at the start of every request (and by :meth:`advance`), so results appear as soon as they
+        are due without a thread.
+        """
+        if not self.jobs:  # the common case: nothing queued, nothing to read
+            return 0
+        with self.lock:
+            due = self.jobs.pop_due(self.background.now())
+            for job in due:
+                rec = self.sessions.get(job.session_id)
+                if rec is None:
+                    continue
+                now = self.clock.tick()
+                if job.kind == "analysis":
+                    self._apply_analysis(rec, now)
+                else:  # extraction: sandbox scenarios configure no extraction_vars, so nothing is extracted
+                    rec.extraction = {}
+                    rec.updated_at = now
+                    self.version += 1
+                self.counters.jobs_done[job.kind] += 1
+            return len(due)
+
+    def advance(self, seconds: float) -> int:
+        """Move the background clock forward and finish what became due; returns how many jobs ran."""
+        self.background.advance(seconds)
+        return self.apply_due()
+
+    @property
+    def pending_jobs(self) -> int:
+        """Background jobs not done yet (due ones are finished first)."""
+        with self.lock:
+            self.apply_due()
+            return len(self.jobs)
+
+    def _queue(self, kind: str, rec: SessionRecord) -> None:
+        self.jobs.push(self.background.now() + self.processing_time, kind, rec.id)
+
+    # ---- organisations ----
+    def org_scope(self, header: str | None) -> OrgRecord | None:
+        """The organisation an ``X-TT-ORG`` header scopes a call to (None: personal context).
+
+        Raises
+        ------
+        SandboxError
+            403 for an organisation the user is not a member of (or has no access to).
+        """
+        with self.lock:
+            org, refusal = scope_refusal(self.organizations, header)
+        if refusal is not None:
+            raise SandboxError(refusal[0], refusal[1], org_id=(header or "").strip())
+        return org
+
+    @staticmethod
+    def require_org_admin(org: OrgRecord | None, param: str) -> None:
+        """Refuse an org-wide request: 400 without an org context, 403 below the admin role."""
+        refusal = admin_refusal(org, param)
+        if refusal is not None:
+            raise SandboxError(refusal[0], refusal[1], parameter=param)
+
+    # ---- v2 listing ----
+    def query_sessions(self, selection: flt.SessionFilter, *, org: OrgRecord | None = None, is_org: bool = False,
+                       page: int = 1, limit: int = 50) -> tuple[list[SessionRecord], int]:
+        """A page of ``GET /v2/sessions``: newest created first (ties by id), and the total matching.
+
+        Without ``is_org`` the demo user (who owns every sandbox scenario) sees every session; with it, the
+        sessions of the organisation ``org`` (400 / 403 per :meth:`require_org_admin`).
+        """
+        with self.lock:
+            if is_org:
+                self.require_org_admin(org, "is_org")
+                assert org is not None
+                if not org.home:  # the sandbox keeps all its data in the home organisation
+                    return [], 0
+            start = (page - 1) * limit
+            if selection.empty:
+                return self._order[start:start + limit], len(self._order)
+            matched = flt.select(selection, self._order)
+            return matched[start:start + limit], len(matched)
+
+    # ---- post-process, imports ----
+    def post_process(self, session_id: str, *, run_analysis: bool = False,
+                     run_extraction: bool = False) -> SessionRecord:
+        """Queue a (re-)run of analysis and/or extraction on a completed session.
+
+        Every call with ``run_analysis`` is charged at once (counted in ``counters.analyses``); the results
+        replace any earlier ones when the job finishes, which bumps ``updated_at``.
+
+        Raises
+        ------
+        SandboxError
+            404 unknown session, 400 session not completed, 403 balance too low for an analysis.
+        """
+        with self.lock:
+            rec = self.sessions.get(session_id)
+            if rec is None:
+                raise SandboxError(404, f"Session {session_id} not found", session_id=session_id)
+            if rec.status != COMPLETED:
+                state = "still in progress" if rec.status == IN_PROGRESS else rec.status
+                raise SandboxError(400, f"Session {session_id} is {state}; only completed sessions can be "
+                                   "post-processed.", session_id=session_id, status=rec.status)
+            if run_analysis:
+                self._refuse_without_balance()
+                self._charge(rec, self.clock.tick())
+                self._queue("analysis", rec)
+            if run_extraction:
+                self._queue("extraction", rec)
+            self.counters.post_processes[rec.id] += 1
+            self.apply_due()  # processing_time 0: done before the answer
+            return rec
+
+    def _simulated_transcript(self, scenario: ScenarioRecord, recording_url: str) -> str:
+        script = next((s for s in DEMO_SCRIPTS if s["name"] == scenario.name), DEMO_SCRIPTS[0])
+        rng = random.Random(f"ttai-sandbox/{self.seed}/recording/{recording_url}")
+        body = make_transcript(script["key"], round(rng.uniform(0.25, 0.85), 3), rng=rng)
+        return SIMULATED_RECORDING_NOTE + "\n\n" + body
+
+    def import_session(self, scenario_id: str, *, transcript: str | None = None, recording_url: str | None = None,
+                       user_email: str | None = None, user_name: str | None = None,
+                       metadata: Mapping[str, Any] | None = None,
+                       user_metadata: Mapping[str, Any] | None = None) -> SessionRecord:
+        """Create a **completed** session from a finished call (``POST /v2/session``), analysed in the background.
+
+        A ``recording_url`` is not fetched: the sandbox makes up a transcript whose first turn says it is
+        simulated. The analysis is charged when the balance allows it (else the session is imported unanalysed).
+
+        Raises
+        ------
+        SandboxError
+            400 without a transcript or recording URL; 404 unknown scenario.
+        """
+        text = transcript if transcript is not None and transcript.strip() else None
+        url = recording_url.strip() if recording_url is not None and recording_url.strip() else None
+        if text is None and url is None:
+            raise SandboxError(400, "Either transcript or recording_url is required to create a session "
+                               "(a transcript as '[00:05] User: ...' turns, or a URL of the recording).",
+                               field="transcript")
+        with self.lock:
+            scenario = self.get_scenario(scenario_id)
+            if text is None:
+                assert url is not None
+                text = self._simulated_transcript(scenario, url)
+            now = self.clock.tick()
+            email = user_email.strip() if user_email and user_email.strip() else None
+            if email is None:
+                user_id = self.owner_id
+            else:
+                user_id = self.users.get(email.lower()) or self._new_id(now, {})
+                self.users[email.lower()] = user_id
+            flat = dict(user_metadata) if user_metadata else {
+                k: v for k, v in (metadata or {}).items() if isinstance(v, (str, int, float, bool))}
+            rec = SessionRecord(
+                id=self._new_id(now, self.sessions), scenario_id=scenario.id, scenario_name=scenario.name,
+                status=COMPLETED, created_at=now, updated_at=now, user_id=user_id, user_email=email,
+                user_name=user_name, metadata=dict(metadata) if metadata else None, user_metadata=flat or None,
+                completed_at=now, duration=_estimate_duration(text), transcript=text, rubric=scenario.rubric or None,
+            )
+            self._insert(rec)
+            self.counters.creates["import"] += 1
+            if self.available_minutes >= ANALYSIS_COST:
+                self._charge(rec, now)
+                self._queue("analysis", rec)
+                self.apply_due()
+            return rec
+
+    # ---- analytics ----
+    def analytics(self, *, org: OrgRecord | None, org_wide: bool, start: datetime | None = None,
+                  end: datetime | None = None) -> dict[str, Any]:
+        """``GET /v2/analytics`` (``UnifiedAnalyticsResponse``); the window defaults to the 90 days before now.
+
+        Raises
+        ------
+        SandboxError
+            400 / 403 for the org view as :meth:`require_org_admin`; 400 for an empty or over-long window.
+        """
+        with self.lock:
+            if org_wide:
+                self.require_org_admin(org, "is_org_wide")
+            end = end or self.clock.now()
+            start = start or end - timedelta(days=DEFAULT_WINDOW_DAYS)
+            if start > end:
+                raise SandboxError(400, "start_date must not be after end_date.", field="start_date")
+            if (end - start).days > MAX_WINDOW_DAYS:
+                raise SandboxError(400, f"The analytics window is limited to {MAX_WINDOW_DAYS} days.",
+                                   field="start_date")
+            visible = not org_wide or (org is not None and org.home)
+            return build_analytics(self.scenarios.values() if visible else (), self._order if visible else (),
+                                   start=start, end=end, org_wide=org_wide, wallet_balance=self.available_minutes)
+
+
+def _order_key(rec: SessionRecord) -> tuple[float, str]:
+    """Sort key of the listing: newest created first, ties by id."""
+    return (-rec.created_at.timestamp(), rec.id)

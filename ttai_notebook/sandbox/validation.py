@@ -19,6 +19,10 @@ __all__ = [
     "COMPLETE_SESSION",
     "ACCESS_TOKEN_REQUEST",
     "TOKEN_TEST",
+    "POST_PROCESS",
+    "IMPORT_SESSION",
+    "V2_SESSION_QUERY",
+    "ANALYTICS_QUERY",
 ]
 
 _MISSING = object()
@@ -352,6 +356,37 @@ SESSION_QUERY: dict[str, Field] = {
     "is_org": Field("bool", nullable=False),
     "page": Field("int", nullable=False, ge=1),
     "limit": Field("int", nullable=False, ge=1, le=500),
+}
+
+#: Query of ``GET /v2/sessions`` (its ``$op_`` and ``meta_`` filters are parsed by :mod:`.filters`).
+V2_SESSION_QUERY: dict[str, Field] = dict(SESSION_QUERY)
+
+#: ``PublicSessionPostProcessRequest``.
+POST_PROCESS: dict[str, Field] = {
+    "run_analysis": Field("bool", nullable=False),
+    "run_extraction": Field("bool", nullable=False),
+}
+
+#: ``PublicSessionCreateRequest`` (``POST /v2/session``: import a finished call).
+IMPORT_SESSION: dict[str, Field] = {
+    "scenario_id": Field("str", required=True, nullable=False),
+    "transcript": _opt("str"),
+    "recording_url": _opt("str"),
+    "user_name": _opt("str"),
+    "user_email": _opt("str"),
+    "metadata": _opt("dict"),
+    "user_metadata": _opt("scalar_map"),
+    "force_analysis": Field("bool", nullable=False),
+}
+
+#: ``POST /sandbox/advance`` (sandbox only).
+ADVANCE: dict[str, Field] = {"seconds": Field("float", required=True, nullable=False, ge=0)}
+
+#: Query of ``GET /v2/analytics`` (the dates are parsed by the route).
+ANALYTICS_QUERY: dict[str, Field] = {
+    "is_org_wide": Field("bool", nullable=False),
+    "start_date": _opt("str"),
+    "end_date": _opt("str"),
 }
 
 #: Query of ``GET /scenarios``.

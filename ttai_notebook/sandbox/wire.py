@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from .clock import format_ts
+from .orgs import OrgRecord
 from .records import IN_PROGRESS, ScenarioRecord, SessionRecord
 from .scoring import documented_analysis
 from .urls import analytics_url
@@ -15,6 +16,8 @@ from .validation import describe_errors
 
 __all__ = [
     "DIALECTS",
+    "PROFILES",
+    "REMOVED_SESSION_FIELDS",
     "scenario_detail",
     "scenario_summary",
     "scenario_created",
@@ -25,9 +28,16 @@ __all__ = [
     "balance_body",
     "page_meta",
     "error_body",
+    "org_item",
+    "import_body",
 ]
 
 DIALECTS = ("documented", "spec")
+#: ``current``: the service as its spec shows it today; ``brief``: as the product brief describes it.
+PROFILES = ("current", "brief")
+#: Session fields the vendor removed on 2026-09-30: written only in the ``brief`` profile.
+REMOVED_SESSION_FIELDS = ("duration_minutes", "evaluation_score", "evaluation_note", "report_card",
+                          "report_card_topics")
 
 
 def _ts(dt: datetime | None) -> str | None:
@@ -118,10 +128,12 @@ def _status(rec: SessionRecord, dialect: str) -> str:
     return "active" if dialect == "spec" and rec.status == IN_PROGRESS else rec.status
 
 
-def session_summary(rec: SessionRecord, dialect: str, scenario_name: str | None = None) -> dict[str, Any]:
-    """A session as listed (``PublicSessionResponse``), including the deprecated flat fields."""
+def session_summary(rec: SessionRecord, dialect: str, scenario_name: str | None = None,
+                    profile: str = "current") -> dict[str, Any]:
+    """A session as listed (``PublicSessionResponse``); the ``brief`` profile adds the deprecated flat fields
+    (:data:`REMOVED_SESSION_FIELDS`), which the ``current`` one no longer sends."""
     evaluation, improvement = rec.results()
-    return {
+    body = {
         "id": rec.id,
         "scenario_id": rec.scenario_id,
         "scenario_name": scenario_name or rec.scenario_name,
@@ -136,14 +148,15 @@ def session_summary(rec: SessionRecord, dialect: str, scenario_name: str | None 
         "user_metadata": rec.user_metadata,
         "evaluation_results": evaluation,
         "improvement_results": improvement,
-        "extraction_results": None,
-        # deprecated by the vendor (removal 2026-09-30) but still sent
-        "duration_minutes": round(rec.duration / 60.0, 2) if rec.duration is not None else None,
-        "evaluation_score": evaluation["final_score"] if evaluation else None,
-        "evaluation_note": evaluation["overall_score"] if evaluation else None,
-        "report_card": evaluation["report_card"] if evaluation else None,
-        "report_card_topics": ", ".join(r["topic"] for r in evaluation["report_card"]) if evaluation else None,
+        "extraction_results": rec.extraction,
     }
+    if profile == "brief":  # deprecated by the vendor, removed 2026-09-30
+        body["duration_minutes"] = round(rec.duration / 60.0, 2) if rec.duration is not None else None
+        body["evaluation_score"] = evaluation["final_score"] if evaluation else None
+        body["evaluation_note"] = evaluation["overall_score"] if evaluation else None
+        body["report_card"] = evaluation["report_card"] if evaluation else None
+        body["report_card_topics"] = ", ".join(r["topic"] for r in evaluation["report_card"]) if evaluation else None
+    return body
 
 
 def session_detail(rec: SessionRecord, dialect: str, scenario: ScenarioRecord | None, owner_id: str) -> dict[str, Any]:
@@ -187,11 +200,21 @@ def session_detail(rec: SessionRecord, dialect: str, scenario: ScenarioRecord | 
         "last_evaluated_at": _ts(rec.last_evaluated_at),
         "evaluation_results": evaluation,
         "improvement_results": improvement,
-        "extraction_results": None,
+        "extraction_results": rec.extraction,
         "share_enabled": False,
         "single_use": False,
         "analytics_url": analytics_url(rec.id),
     }
+
+
+def org_item(org: OrgRecord) -> dict[str, Any]:
+    """One organisation of ``GET /v2/organizations`` (``PublicOrgItem``). Both dialects."""
+    return {"id": org.id, "name": org.name, "slug": org.slug, "role": org.role}
+
+
+def import_body(rec: SessionRecord) -> dict[str, Any]:
+    """The answer to ``POST /v2/session`` (``PublicSessionCreateResponse``). Both dialects."""
+    return {"session_id": rec.id, "analytics_url": analytics_url(rec.id), "created_at": format_ts(rec.created_at)}
 
 
 def analysis_body(evaluation: Mapping[str, Any], improvement: Mapping[str, Any] | None, dialect: str) -> dict[str, Any]:
