@@ -1,5 +1,6 @@
 """The ``ttai-notebook`` command: ``lab`` (JupyterLab on the notebooks), ``sandbox`` (serve the offline API),
-``report`` (render the team report to standalone HTML) and ``audit`` (find API tokens in saved notebooks).
+``report`` (render the team report to standalone HTML), ``audit`` (find API tokens in saved notebooks) and
+``verify`` (a live check of the service a token reaches).
 
 Heavy imports (nbclient, nbconvert, the sandbox) happen inside the sub-command that needs them.
 """
@@ -38,6 +39,7 @@ examples:
   ttai-notebook sandbox --port 8765         serve the offline API on http://127.0.0.1:8765/api/public
   ttai-notebook report --team North -o north.html
   ttai-notebook audit notebooks/            fail if a saved notebook holds an API token
+  ttai-notebook verify                      check the live service with $TTAI_TOKEN (read-only, free)
 
 Run `ttai-notebook COMMAND --help` for the options of each command.
 """
@@ -84,6 +86,22 @@ Looks in cell sources, outputs and saved widget state for the value of $TTAI_TOK
 `Authorization:` headers, token-looking values assigned to token variables, and embed URLs carrying
 `scenarioAccessToken=`. Exit status: 0 clean, 1 secrets found, 2 a file could not be read.
 Secrets are never printed, only a redacted form.
+"""
+
+EPILOG_VERIFY = """\
+examples:
+  ttai-notebook verify                      read-only and free: token, balance, organisations, scenarios,
+                                            one page of sessions, a batch get, the v1 list, model fields
+  ttai-notebook verify --org northwind      scoped to an organisation (id, slug or name)
+  ttai-notebook verify --write              also create and delete one private scratch scenario
+  ttai-notebook verify --spend 2            also analyse 2 completed sessions: CHARGED, asks first
+  ttai-notebook verify --snapshot live.json keys and value types of every answer (no values, no token)
+  ttai-notebook verify --compare tests/fixtures/shapes/sandbox-current-spec.json
+  TTAI_TOKEN=s3cret ttai-notebook verify --base-url http://127.0.0.1:8765/api/public
+                                            against `ttai-notebook sandbox --token s3cret`
+
+The token comes from $TTAI_TOKEN (or the variable named by --token-env), never from the command line.
+Exit status: 0 when no check failed (warnings allowed), 1 when one did or the run could not start.
 """
 
 
@@ -487,6 +505,99 @@ def _cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# verify
+
+
+def _confirm_on_terminal(assume_yes: bool) -> Callable[[str], bool]:
+    def confirm(statement: str) -> bool:
+        print(statement, file=sys.stderr)
+        if assume_yes:
+            print("--yes given: going ahead.", file=sys.stderr)
+            return True
+        try:
+            answer = input("Go ahead and pay for it? [y/N] ")
+        except EOFError:
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    return confirm
+
+
+def _cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
+    from .errors import TTAIError, redact
+    from .verify import load_snapshot, spend_decision, verify, write_snapshot
+
+    token = os.environ.get(args.token_env, "").strip()
+    if not token:
+        raise CLIError(
+            f"no token: set ${args.token_env} to your Tough Tongue AI API token (verify checks a live service; "
+            "to try it offline run `ttai-notebook sandbox --token T` and pass --base-url)"
+        )
+    decision = spend_decision(args.spend, assume_yes=args.yes, interactive=sys.stdin.isatty())
+    if decision == "refuse":
+        raise CLIError(
+            f"--spend {args.spend} analyses {args.spend} session(s), which the service charges; stdin is not a "
+            "terminal, so nobody can confirm the cost. Run it in a terminal, or add --yes to accept it."
+        )
+    baseline = None
+    if args.compare:
+        try:
+            baseline = load_snapshot(args.compare)
+        except (OSError, ValueError) as exc:
+            raise CLIError(f"--compare: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}") from None
+    try:
+        report = verify(
+            token=token,
+            base_url=args.base_url,
+            org=args.org,
+            write=args.write,
+            spend=args.spend,
+            confirm=_confirm_on_terminal(args.yes),
+            compare=baseline,
+            page=args.page,
+        )
+    except (TTAIError, ValueError) as exc:
+        raise CLIError(redact(str(exc), (token,))) from None
+    print(f"ttai-notebook verify: {report.target}" + (" (the offline sandbox)" if report.snapshot.get("sandbox") else ""))
+    print()
+    print(report.table())
+    if report.differences:
+        print()
+        print(f"Differences from {args.compare}:")
+        for difference in report.differences:
+            print(f"  {redact(str(difference), (token,))}")
+    counts = {r: sum(c.result == r for c in report.checks) for r in ("ok", "warn", "fail", "skipped")}
+    print()
+    print(", ".join(f"{n} {r}" for r, n in counts.items()))
+    if args.snapshot:
+        try:
+            path = write_snapshot(report.snapshot, args.snapshot)
+        except OSError as exc:
+            raise CLIError(f"cannot write {args.snapshot}: {exc.strerror or exc}") from None
+        print(f"Wrote the shape snapshot {path} (keys and value types only: no values, no token).", file=sys.stderr)
+    return report.exit_code
+
+
+def _count(text: str) -> int:
+    """argparse type: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; use 0 or more")
+    return value
+
+
+def _page(text: str) -> int:
+    """argparse type: sessions per page, 1–500."""
+    value = _count(text)
+    if not 1 <= value <= 500:
+        raise argparse.ArgumentTypeError(f"{value} is outside 1–500")
+    return value
+
+
+# --------------------------------------------------------------------------------------------------------------
 # parser and entry point
 
 
@@ -495,7 +606,8 @@ def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="ttai-notebook",
-        description="The Tough Tongue AI API in Jupyter: notebooks, an offline sandbox, reports, a secrets audit.",
+        description="The Tough Tongue AI API in Jupyter: notebooks, an offline sandbox, reports, a secrets audit, "
+        "a live check.",
         epilog=EPILOG_MAIN,
         formatter_class=formatter,
     )
@@ -571,6 +683,29 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--no-env", action="store_true", help="do not search for the value of $TTAI_TOKEN")
     audit.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
     audit.set_defaults(handler=_cmd_audit, passthrough=False)
+
+    check = sub.add_parser(
+        "verify",
+        help="check the live service with your token (read-only and free by default)",
+        description="Check the service your token reaches the way this toolkit uses it, and print a table "
+        "(check, result, detail). Read-only and free unless --write or --spend is given.",
+        epilog=EPILOG_VERIFY,
+        formatter_class=formatter,
+    )
+    check.add_argument("--org", metavar="X", help="organisation to scope to: id, slug or name")
+    check.add_argument("--write", action="store_true", help="also create and delete one private scratch scenario")
+    check.add_argument("--spend", type=_count, default=0, metavar="N",
+                       help="also analyse N completed, not-yet-analysed sessions (charged; asks first)")
+    check.add_argument("--yes", action="store_true", help="accept the cost of --spend without asking")
+    check.add_argument("--snapshot", metavar="FILE", help="write the shape snapshot (keys and types only) here")
+    check.add_argument("--compare", metavar="FILE", help="compare the answers with this shape snapshot")
+    check.add_argument("--base-url", metavar="URL", help="API base URL (default: $TTAI_BASE_URL, else the "
+                       "live service)")
+    check.add_argument("--token-env", default=ENV_TOKEN, metavar="NAME",
+                       help="environment variable holding the token (default: %(default)s)")
+    check.add_argument("--page", type=_page, default=20, metavar="N",
+                       help="sessions to list, 1–500 (default: %(default)s)")
+    check.set_defaults(handler=_cmd_verify, passthrough=False)
     return parser
 
 

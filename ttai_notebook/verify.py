@@ -262,6 +262,7 @@ MODEL_KEYS: dict[str, frozenset[str]] = {
         "duration_minutes", "metadata", "user_metadata", "finalized_transcript", "transcript_content",
         "transcript", "running_transcript", "analytics_url", "evaluation_results", "improvement_results",
         "analysis",
+        "evaluation_score", "evaluation_note", "report_card",  # removed 2026-09-30: read only as a fallback
     }),
     "scenario_overview": frozenset({"id", "_id", "name"}),
     "evaluation": frozenset({
@@ -272,7 +273,7 @@ MODEL_KEYS: dict[str, frozenset[str]] = {
     "report_card_entry": frozenset({
         "topic", "name", "title", "score", "score_str", "weight", "note", "notes", "feedback",
     }),
-    "organization": frozenset({"id", "name", "slug", "role"}),
+    "organization": frozenset({"id", "_id", "org_id", "name", "slug", "role"}),
 }
 
 #: Keys the vendor spec (tests/fixtures/ttai-openapi-2026-05.json) documents for each kind of object: what a
@@ -640,15 +641,16 @@ def _minutes(value: float | None) -> str:
     return f"{value:g}"
 
 
-ROLE_NAMES = {-1: "none", 10: "view", 20: "read", 30: "admin", 99: "owner"}
-
-
 def _role_text(org: Any) -> str:
     role = getattr(org, "role", None)
-    if isinstance(role, str) and role:
-        return role
-    level = getattr(org, "role_level", role)
-    return ROLE_NAMES.get(level, str(level)) if level is not None else "unknown"
+    return role if isinstance(role, str) and role else "unknown"
+
+
+def _org_matches(org: Any, key: str) -> bool:
+    matches = getattr(org, "matches", None)
+    if callable(matches):
+        return bool(matches(key))
+    return key.strip().casefold() in {str(getattr(org, a, "") or "").casefold() for a in ("id", "slug", "name")}
 
 
 class _Run:
@@ -753,8 +755,7 @@ def _check_organizations(run: _Run, org: str | None) -> None:
         roles = ", ".join(sorted(_role_text(o) for o in orgs)) or "none"
         detail = f"{len(orgs)} organisation{'s' if len(orgs) != 1 else ''} (roles: {roles})"
         if org:
-            wanted = org.strip().lower()
-            match = [o for o in orgs if wanted in {str(getattr(o, a, "") or "").lower() for a in ("id", "slug", "name")}]
+            match = [o for o in orgs if _org_matches(o, org)]
             if not match:
                 run.add(name, "fail", f"--org {org!r} matches none of your organisations; {detail}")
                 return
