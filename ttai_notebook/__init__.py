@@ -32,6 +32,8 @@ _EXPORTS: dict[str, str] = {
     "Balance": "models",
     "TokenCheck": "models",
     "SessionLink": "models",
+    "Organization": "models",
+    "Analytics": "models",
     # errors
     "TTAIError": "errors",
     "APIError": "errors",
@@ -103,6 +105,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         WaitTimeoutError,
     )
     from .frames import feedback_frame, report_card_frame, sessions_frame, summary  # noqa: F401
-    from .models import Analysis, Balance, RubricScore, Scenario, Session, SessionLink, TokenCheck  # noqa: F401
+    from .models import (  # noqa: F401
+        Analysis,
+        Analytics,
+        Balance,
+        Organization,
+        RubricScore,
+        Scenario,
+        Session,
+        SessionLink,
+        TokenCheck,
+    )
     from .sandbox import Sandbox  # noqa: F401
     from .store import Store  # noqa: F401

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import urlsplit, quote, urlencode
 
 import httpx
 
@@ -50,6 +50,9 @@ __all__ = [
     "outcome_unknown_error",
     "decode_json",
     "route_missing",
+    "first_text",
+    "check_url",
+    "check_flat_metadata",
     "path_id",
     "scenario_embed_url",
     "list_items",
@@ -88,17 +91,23 @@ def _norm_path(path: str) -> str:
 def classify_request(method: str, path: str, json: Any = None) -> RequestKind:
     """Say whether a request may be repeated after an ambiguous failure.
 
-    GET/HEAD/OPTIONS/PUT/PATCH/DELETE, ``POST /test``, ``POST /sessions/analyze`` and
+    GET/HEAD/OPTIONS/PUT/PATCH/DELETE, ``POST /test``, ``POST /sessions/analyze`` without ``force`` and
     ``POST /scenario-access-token`` are SAFE; so is ``POST /scenarios`` carrying an ``id`` (an update
-    through the upsert route). Every other POST, notably ``POST /scenarios`` and ``POST /v2/sessions``,
-    is CREATE: an unknown POST is treated as non-repeatable, to be safe.
+    through the upsert route). Every other POST is CREATE — notably ``POST /scenarios``, ``POST /v2/sessions``,
+    ``POST /v2/session`` (an import), and the *charging* ones: ``POST /v2/sessions/{id}/post-process`` (every
+    call re-runs and charges) and a forced ``POST /sessions/analyze``. An unknown POST is treated as
+    non-repeatable, to be safe.
 
     >>> classify_request("POST", "/scenarios").value, classify_request("GET", "/sessions").value
     ('create', 'safe')
+    >>> classify_request("POST", "/v2/sessions/abc/post-process").value
+    'create'
     """
     if method.upper() != "POST":
         return RequestKind.SAFE
     norm = _norm_path(path)
+    if norm == "sessions/analyze" and isinstance(json, Mapping) and json.get("force") is True:
+        return RequestKind.CREATE  # a forced analysis runs, and is charged, again
     if norm in _SAFE_POSTS:
         return RequestKind.SAFE
     if norm == "scenarios" and isinstance(json, Mapping) and json.get("id"):
@@ -482,6 +491,20 @@ def outcome_unknown_error(
             f"{k}={v!r}" for k, v in (("scenario_id", sid), ("user_email", email)) if isinstance(v, str)
         )
         hint = f"Check with client.sessions.list({args}) before creating another."
+    elif norm.startswith("v2/sessions/") and norm.endswith("/post-process") or norm == "sessions/analyze":
+        sid = norm.split("/")[2] if norm != "sessions/analyze" else body.get("session_id")
+        what = "an analysis run (each run is charged)"
+        hint = (
+            f"Poll client.sessions.get({sid!r}) (or wait(..., until='analyzed')): results that appear mean it ran; "
+            "triggering again would charge again."
+        )
+    elif norm == "v2/session":
+        what = "the imported session"
+        args = ", ".join(
+            f"{k}={v!r}" for k, v in (("scenario_id", body.get("scenario_id")), ("user_email", body.get("user_email")))
+            if isinstance(v, str)
+        )
+        hint = f"Check with client.sessions.list({args}) before importing it again."
     else:
         what = "what it creates"
         hint = "Check the service's state before sending it again."
@@ -595,9 +618,50 @@ def list_items(body: Any, key: str) -> list[Any] | None:
     return None
 
 
+def first_text(body: Mapping[str, Any], *keys: str) -> str | None:
+    """The first of ``keys`` holding a non-empty string."""
+    for key in keys:
+        value = body.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
 # --------------------------------------------------------------------------------------------------
 # Argument validation (before any request; ids are opaque, only empty ones are refused)
 # --------------------------------------------------------------------------------------------------
+
+
+def check_url(value: Any, field: str) -> str:
+    """An absolute http(s) URL (a recording the service will fetch)."""
+    text = value.strip() if isinstance(value, str) else ""
+    parts = urlsplit(text) if text else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValidationError(
+            f"{field} must be an http(s) URL such as 'https://example.com/call.mp3', got {value!r}", field=field
+        )
+    return text
+
+
+def check_flat_metadata(value: Any, field: str) -> dict[str, str | int | float | bool] | None:
+    """None or a flat dict of string keys to scalars (what the service can filter on with ``meta_<key>``)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"{field} must be a dict such as {{'team': 'North'}}, got {type(value).__name__}",
+                              field=field)
+    out: dict[str, str | int | float | bool] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ValidationError(f"{field} keys must be non-empty strings, got {key!r}", field=field)
+        if isinstance(item, float) and not math.isfinite(item) or not isinstance(item, (str, int, float, bool)):
+            raise ValidationError(
+                f"{field}[{key!r}] must be a string, number or bool (the service filters on flat values), "
+                f"got {item!r}",
+                field=field,
+            )
+        out[key] = item
+    return out
 
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>.]{1,}$")
 

@@ -29,8 +29,10 @@ from ._http import (
     RequestKind,
     RetryPolicy,
     check_email,
+    check_flat_metadata,
     check_int,
     check_metadata,
+    check_url,
     check_seconds,
     check_session_analysis,
     optional_bool,
@@ -48,11 +50,12 @@ from .errors import (
     NotSupportedError,
     PermissionDeniedError,
     RateLimitError,
+    OutcomeUnknownError,
     ServerError,
     ValidationError,
     WaitTimeoutError,
 )
-from .models import Analysis, Balance, Scenario, Session, SessionLink, TokenCheck
+from .models import Analysis, Analytics, Balance, Organization, Scenario, Session, SessionLink, TokenCheck
 
 __all__ = ["Client", "AsyncClient", "ClientStats", "SessionIterator", "AsyncSessionIterator", "connect"]
 
@@ -179,6 +182,7 @@ class _Call:
     params: Any = None
     timeout: float | None = None
     max_retries: int | None = None
+    scoped: bool = True  # carries X-TT-ORG (listing the organisations themselves must not)
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,30 @@ class _Core:
         # Set once a response comes from ``Sandbox.serve()`` (it signs ``Server: ttai-sandbox``): a client
         # pointed at the served sandbox through TTAI_BASE_URL is a sandbox client too.
         self.served_sandbox = False
+        # ``org_id`` may be an id, a slug or a name: resolved to the id on the first scoped request.
+        self.org: Organization | None = None
+        self.org_header: str | None = None
+        self.org_pending = config.org_id is not None
+
+    def resolve_org(self, body: Any | None) -> None:
+        """Pick the organisation ``org_id`` names from a ``GET /v2/organizations`` answer (None: route absent)."""
+        key = self.config.org_id
+        assert key is not None
+        if body is None:  # a service without the organisations route: X-TT-ORG as given (the brief's way)
+            self.org_header, self.org_pending = key, False
+            return
+        items = body if isinstance(body, list) else (_http.list_items(body, "organizations") or [])
+        orgs = [Organization.from_api(item) for item in items if isinstance(item, Mapping)]
+        exact = [o for o in orgs if o.id == key.strip()]
+        found = exact or [o for o in orgs if o.matches(key)]
+        if len(found) != 1:
+            known = "; ".join(f"{o.name!r} (slug {o.slug!r}, id {o.id}, role {o.role})" for o in orgs) or "none"
+            problem = "matches several organisations" if found else "is not an organisation this token belongs to"
+            raise ValidationError(
+                f"org_id {key!r} {problem}. Give an id, slug or name from client.organizations.list(): {known}",
+                field="org_id",
+            )
+        self.org, self.org_header, self.org_pending = found[0], found[0].id, False
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -284,8 +312,8 @@ class _Core:
             "Accept": "application/json",
             "User-Agent": self.user_agent,
         }
-        if self.config.org_id:
-            headers["X-TT-ORG"] = self.config.org_id
+        if call.scoped and self.org_header:
+            headers["X-TT-ORG"] = self.org_header
         args: dict[str, Any] = {"method": call.method, "url": call.path, "headers": headers}
         if call.params:
             args["params"] = call.params
@@ -540,6 +568,44 @@ class _ClientOps:
         body = yield _Call("GET", "/balance")
         return Balance.from_api(body)
 
+    def _organizations_op(self) -> _Op:
+        try:
+            body = yield _Call("GET", "/v2/organizations", scoped=False)
+        except APIError as exc:
+            if not _http.route_missing(exc):
+                raise
+            self._core.mark_missing("organizations", exc)
+            raise NotSupportedError(
+                "This service has no organisations route (GET /v2/organizations). Scope calls with "
+                "Client(org_id=<organisation id>), which is sent as X-TT-ORG.",
+                status_code=exc.status_code, request_id=exc.request_id, response=exc.response, reason=exc.reason,
+            ) from None
+        items = body if isinstance(body, list) else _http.list_items(body, "organizations")
+        if items is None:
+            raise APIError(f"unexpected organisations response: {type(body).__name__}")
+        return [Organization.from_api(item) for item in items if isinstance(item, Mapping)]
+
+    def _analytics_op(self, org_wide: Any, start: Any, end: Any) -> _Op:
+        optional_bool(org_wide, "org_wide")
+        params: dict[str, str] = {"is_org_wide": "true" if org_wide else "false"}
+        bounds = SessionQuery.build(from_date=start, to_date=end)  # the same date rules as sessions.list
+        if bounds.created_from is not None:
+            params["start_date"] = bounds.created_from[1].isoformat()
+        if bounds.created_to is not None:
+            params["end_date"] = bounds.created_to[1].isoformat()
+        try:
+            body = yield _Call("GET", "/v2/analytics", params=params)
+        except APIError as exc:
+            if not _http.route_missing(exc):
+                raise
+            self._core.mark_missing("analytics", exc)
+            raise NotSupportedError(
+                "This service has no analytics route (GET /v2/analytics); build the figures from "
+                "client.sessions.list() with tt.sessions_frame() and tt.summary() instead.",
+                status_code=exc.status_code, request_id=exc.request_id, response=exc.response, reason=exc.reason,
+            ) from None
+        return Analytics.from_api(body)
+
 
 class _ScenarioOps:
     _core: _Core
@@ -768,6 +834,43 @@ class _SessionOps:
         )
         return SessionLink(session_id=None, embed_url=url)
 
+    def _post_process_op(
+        self, session_id: Any, run_analysis: Any, run_extraction: Any, timeout: Any, max_retries: Any
+    ) -> _Op:
+        sid = require_id(session_id, "session_id")
+        for name, flag in (("run_analysis", run_analysis), ("run_extraction", run_extraction)):
+            if not isinstance(flag, bool):
+                raise ValidationError(f"{name} must be True or False, got {flag!r}", field=name)
+        if not (run_analysis or run_extraction):
+            raise ValidationError("post_process needs run_analysis=True or run_extraction=True", field="run_analysis")
+        _check_overrides(timeout, max_retries)
+        core = self._core
+        unsupported = (
+            "This service has no POST /v2/sessions/{id}/post-process route: analyse with "
+            "client.sessions.analyze(id), which then uses POST /sessions/analyze."
+        )
+        if "sessions.post_process" in core.missing_routes:
+            raise NotSupportedError(unsupported)
+        try:
+            # A charging request: the core retries it only after a 429 or a failure before sending, and turns
+            # a 5xx or a lost response into OutcomeUnknownError (the run may have started).
+            yield _Call(
+                "POST",
+                f"/v2/sessions/{path_id(sid)}/post-process",
+                json={"run_analysis": run_analysis, "run_extraction": run_extraction},
+                timeout=timeout,
+                max_retries=max_retries,
+            )
+        except APIError as exc:
+            if not _http.route_missing(exc, sid):
+                raise
+            core.mark_missing("sessions.post_process", exc)
+            raise NotSupportedError(
+                unsupported, status_code=exc.status_code, request_id=exc.request_id, response=exc.response,
+                reason=exc.reason,
+            ) from None
+        return None
+
     def _analyze_op(
         self, session_id: Any, force: Any, timeout: Any, max_retries: Any, wait_timeout: Any, interval: Any
     ) -> _Op:
@@ -777,10 +880,37 @@ class _SessionOps:
         _check_overrides(timeout, max_retries)
         check_seconds(wait_timeout, "wait_timeout")
         check_seconds(interval, "interval")
+        core = self._core
+        if "sessions.post_process" not in core.missing_routes:
+            before = yield from self._get_op(sid, timeout, max_retries)
+            if before.is_analyzed and not force:
+                assert before.analysis is not None
+                return before.analysis  # already analysed: nothing is triggered, nothing charged
+            try:
+                yield from self._post_process_op(sid, True, False, timeout, max_retries)
+            except NotSupportedError:
+                pass  # the brief's service: analyse through v1 below
+            except OutcomeUnknownError as exc:
+                if before.is_analyzed:
+                    # A forced re-run whose request was lost: old and new results cannot be told apart, so
+                    # triggering again could charge twice. Say so instead.
+                    raise
+                # The session had no results: results that appear now can only come from that request.
+                try:
+                    session = yield from self._wait_op(sid, "analyzed", wait_timeout, interval)
+                except WaitTimeoutError:
+                    raise exc from None
+                assert session.analysis is not None
+                return session.analysis
+            else:
+                session = yield from self._wait_op(sid, "analyzed", wait_timeout, interval, before=before)
+                assert session.analysis is not None
+                return session.analysis
+        # The brief's synchronous analyse.
         body: dict[str, Any] = {"session_id": sid}
         if force:
             body["force"] = True  # only when asked: a forced analysis runs (and is charged) again
-        call_timeout = timeout if timeout is not None else max(self._core.config.timeout, ANALYZE_TIMEOUT)
+        call_timeout = timeout if timeout is not None else max(core.config.timeout, ANALYZE_TIMEOUT)
         result = yield _Call("POST", "/sessions/analyze", json=body, timeout=call_timeout, max_retries=max_retries)
         analysis = Analysis.from_api(result, session_id=sid)
         if analysis.is_analyzing or (result is None):
@@ -789,7 +919,9 @@ class _SessionOps:
             return session.analysis
         return analysis
 
-    def _wait_op(self, session_id: Any, until: Any, timeout: Any, interval: Any) -> _Op:
+    def _wait_op(
+        self, session_id: Any, until: Any, timeout: Any, interval: Any, before: Session | None = None
+    ) -> _Op:
         sid = require_id(session_id, "session_id")
         if until not in ("completed", "analyzed"):
             raise ValidationError(f"until must be 'completed' or 'analyzed', got {until!r}", field="until")
@@ -810,7 +942,7 @@ class _SessionOps:
                 last = Session.from_api(body)
                 if until == "completed" and last.status in _FINAL_STATUSES:
                     return last
-                if until == "analyzed" and last.analysis is not None and last.analysis.has_results:
+                if until == "analyzed" and has_new_results(last, before):
                     return last
             elapsed = max(clock() - started, slept)
             if elapsed >= limit:
@@ -826,6 +958,69 @@ class _SessionOps:
             step = min(pause, limit - elapsed)
             slept += step
             yield _Sleep(step)
+
+    def _import_op(
+        self, scenario_id: Any, transcript: Any, recording_url: Any, user_email: Any, user_name: Any,
+        metadata: Any, user_metadata: Any, timeout: Any, max_retries: Any,
+    ) -> _Op:
+        sid = require_id(scenario_id, "scenario_id")
+        if (transcript is None) == (recording_url is None):
+            raise ValidationError(
+                "import_transcript needs exactly one of transcript= (the conversation as text) or "
+                "recording_url= (an https link to the audio or video)",
+                field="transcript",
+            )
+        payload: dict[str, Any] = {"scenario_id": sid}
+        if transcript is not None:
+            payload["transcript"] = require_text(transcript, "transcript")
+        else:
+            payload["recording_url"] = check_url(recording_url, "recording_url")
+        if user_email is not None:
+            payload["user_email"] = check_email(user_email, "user_email")
+        if user_name is not None:
+            payload["user_name"] = require_text(user_name, "user_name").strip()
+        meta = check_metadata(metadata)
+        if meta is not None:
+            payload["metadata"] = meta
+        flat = check_flat_metadata(user_metadata, "user_metadata")
+        if flat is not None:
+            payload["user_metadata"] = flat
+        _check_overrides(timeout, max_retries)
+        try:
+            body = yield _Call("POST", "/v2/session", json=payload, timeout=timeout, max_retries=max_retries)
+        except APIError as exc:
+            if not _http.route_missing(exc, sid):
+                raise
+            self._core.mark_missing("sessions.import", exc)
+            raise NotSupportedError(
+                "This service cannot import finished sessions (it has no POST /v2/session route).",
+                status_code=exc.status_code, request_id=exc.request_id, response=exc.response, reason=exc.reason,
+            ) from None
+        data = body if isinstance(body, Mapping) else {}
+        if not _http.first_text(data, "session_id", "id", "_id"):
+            raise APIError("unexpected import response: no session_id in it")
+        # The answer names the new session; the rest is what was sent (the service stores it as given).
+        return Session.from_api({
+            "status": "completed",
+            "finalized_transcript": payload.get("transcript"),
+            **{k: v for k, v in payload.items() if k != "transcript"},
+            **data,
+        })
+
+
+def has_new_results(session: Session, before: Session | None) -> bool:
+    """True when ``session`` carries analysis results that ``before`` (the state before a trigger) did not.
+
+    A re-run overwrites results, so "new" means: none before, or ``updated_at`` moved on, or different results.
+    """
+    if not session.is_analyzed:
+        return False
+    if before is None or not before.is_analyzed:
+        return True
+    if session.updated_at is not None and before.updated_at is not None and session.updated_at > before.updated_at:
+        return True
+    assert session.analysis is not None and before.analysis is not None
+    return session.analysis.raw != before.analysis.raw
 
 
 # --------------------------------------------------------------------------------------------------
@@ -979,6 +1174,39 @@ def _call_for_request(
 # --------------------------------------------------------------------------------------------------
 # Sync client
 # --------------------------------------------------------------------------------------------------
+
+
+class Organizations(_ClientOps):
+    """``client.organizations``: the organisations this token's user belongs to (``GET /v2/organizations``)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._core = client._core
+
+    def list(self) -> list[Organization]:
+        """Every organisation with the user's role in it; pass one's ``id``, ``slug`` or ``name`` as ``org_id``.
+
+        Raises :class:`NotSupportedError` on a service without the route (use ``org_id=<id>`` directly).
+
+        Examples
+        --------
+        >>> client = Client.sandbox()
+        >>> [o.role for o in client.organizations.list()]  # doctest: +SKIP
+        ['admin', 'view']
+        """
+        return self._client._drive(self._organizations_op())
+
+
+class AsyncOrganizations(_ClientOps):
+    """``async_client.organizations``: see :class:`Organizations`."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._core = client._core
+
+    async def list(self) -> list[Organization]:
+        """See :meth:`Organizations.list`."""
+        return await self._client._drive(self._organizations_op())
 
 
 class Scenarios(_ScenarioOps):
@@ -1202,9 +1430,16 @@ class Sessions(_SessionOps):
     ) -> Analysis:
         """Analyse a finished session (or get its stored analysis) as an :class:`Analysis` (score 0–100).
 
-        ``force=True`` runs (and charges) the analysis again. If the service answers that the analysis is
-        still running, the session is polled until results appear (at most ``wait_timeout`` seconds).
-        The request itself gets at least 120 s unless ``timeout`` is given.
+        As the service works today (API.md §6): a session that already has results is returned as it is, with
+        nothing charged (unless ``force=True``); otherwise the analysis is started in the background
+        (``POST /v2/sessions/{id}/post-process``, charged once) and the session is polled every ``interval``
+        seconds until results appear (at most ``wait_timeout``). Where the service lacks post-process, the
+        brief's synchronous ``POST /sessions/analyze`` is used (its request gets at least 120 s unless
+        ``timeout`` is given).
+
+        A lost trigger response is never answered by triggering again: the session is polled, and results that
+        appear for a session that had none are the run that was asked for. For a forced re-run, whose old and
+        new results cannot be told apart, :class:`OutcomeUnknownError` says so instead.
         """
         return self._client._drive(
             self._analyze_op(session_id, force, timeout, max_retries, wait_timeout, interval)
@@ -1223,6 +1458,68 @@ class Sessions(_SessionOps):
         Raises :class:`WaitTimeoutError` after ``timeout`` seconds (its ``.session`` is the last state seen).
         """
         return self._client._drive(self._wait_op(session_id, until, timeout, interval))
+
+    def post_process(
+        self,
+        session_id: str,
+        *,
+        run_analysis: bool = True,
+        run_extraction: bool = False,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        """Start the service's background processing of a finished session (``POST /v2/sessions/{id}/post-process``).
+
+        It returns at once; results appear on :meth:`get` 5–30 s later (use :meth:`wait` with
+        ``until="analyzed"``, or :meth:`analyze`, which does all of it). **Every call runs and is charged
+        again**, so it is retried only when the request provably did not arrive (429, connection refused).
+
+        Raises
+        ------
+        NotSupportedError
+            The service has no such route (a service as the brief describes it): use :meth:`analyze`.
+        OutcomeUnknownError
+            A 5xx or a lost response: the run may have started. Poll before triggering again.
+        BadRequestError
+            The session is not completed.
+        """
+        return self._client._drive(
+            self._post_process_op(session_id, run_analysis, run_extraction, timeout, max_retries)
+        )
+
+    def import_transcript(
+        self,
+        scenario_id: str,
+        *,
+        transcript: str | None = None,
+        recording_url: str | None = None,
+        user_email: str | None = None,
+        user_name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        user_metadata: dict[str, str | int | float | bool] | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> Session:
+        """Add a finished conversation (a transcript, or a recording to transcribe) as a completed session.
+
+        ``POST /v2/session``; the service analyses it in the background (and charges for it), so the returned
+        :class:`Session` has no analysis yet: ``client.sessions.wait(s.id, until="analyzed")``. It creates
+        something, so it is never retried blindly: after a 5xx or a lost response an
+        :class:`OutcomeUnknownError` says how to check. ``user_metadata`` (flat values) can be filtered on
+        later with ``sessions.list(metadata=...)``; ``metadata`` is free-form.
+
+        Examples
+        --------
+        >>> client = Client.sandbox()
+        >>> sid = client.scenarios.list()[0].id
+        >>> s = client.sessions.import_transcript(sid, transcript="[00:00] AI: Hello\\n\\n[00:02] User: Hi")
+        >>> s.status
+        'completed'
+        """
+        return self._client._drive(self._import_op(
+            scenario_id, transcript, recording_url, user_email, user_name, metadata, user_metadata, timeout,
+            max_retries,
+        ))
 
     def analyze_many(
         self,
@@ -1433,12 +1730,29 @@ class Client(_ClientBase):
         # The default transport's sockets honour the per-attempt deadline (see _deadline.py).
         transport = transport if transport is not None else deadline_transport()
         self._http = httpx.Client(**self._http_options(transport))
+        self._org_lock = threading.Lock()
         self.scenarios = Scenarios(self)
         self.sessions = Sessions(self)
+        self.organizations = Organizations(self)
 
     # -- the few lines of I/O -------------------------------------------------------------------
 
+    def _resolve_org(self) -> None:
+        with self._org_lock:  # one lookup even when a bulk run starts many threads at once
+            if not self._core.org_pending:
+                return
+            try:
+                body = self._send(_Call("GET", "/v2/organizations", scoped=False))
+            except APIError as exc:
+                if not _http.route_missing(exc):
+                    raise
+                self._core.mark_missing("organizations", exc)
+                body = None
+            self._core.resolve_org(body)
+
     def _send(self, call: _Call) -> Any:
+        if call.scoped and self._core.org_pending:
+            self._resolve_org()
         attempt = self._core.begin(call)
         while True:
             request = self._http.build_request(**self._core.request_args(call))
@@ -1510,6 +1824,22 @@ class Client(_ClientBase):
     def balance(self) -> Balance:
         """Remaining credit: ``Balance(available_minutes, last_updated)``."""
         return self._drive(self._balance_op())
+
+    def analytics(self, *, org_wide: bool = False, start: Any = None, end: Any = None) -> Analytics:
+        """Usage analytics (``GET /v2/analytics``): per-scenario stats; with ``org_wide=True`` also the
+        organisation's daily time series, summary and member usage (needs an edit/owner role there).
+
+        ``start`` / ``end`` are dates, datetimes or ISO strings (the service's default window is the last
+        90 days). The result keeps the service's answer in ``.raw`` and offers tidy frames:
+        ``.scenarios_frame()``, ``.time_series_frame()``, ``.members_frame()``.
+
+        Examples
+        --------
+        >>> client = Client.sandbox()
+        >>> client.analytics().scenarios_frame()[["name", "session_count"]].shape[1]
+        2
+        """
+        return self._drive(self._analytics_op(org_wide, start, end))
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -1680,6 +2010,39 @@ class AsyncSessions(_SessionOps):
     ) -> Session:
         """See :meth:`Sessions.wait`."""
         return await self._client._drive(self._wait_op(session_id, until, timeout, interval))
+
+    async def post_process(
+        self,
+        session_id: str,
+        *,
+        run_analysis: bool = True,
+        run_extraction: bool = False,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        """See :meth:`Sessions.post_process`."""
+        return await self._client._drive(
+            self._post_process_op(session_id, run_analysis, run_extraction, timeout, max_retries)
+        )
+
+    async def import_transcript(
+        self,
+        scenario_id: str,
+        *,
+        transcript: str | None = None,
+        recording_url: str | None = None,
+        user_email: str | None = None,
+        user_name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        user_metadata: dict[str, str | int | float | bool] | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> Session:
+        """See :meth:`Sessions.import_transcript`."""
+        return await self._client._drive(self._import_op(
+            scenario_id, transcript, recording_url, user_email, user_name, metadata, user_metadata, timeout,
+            max_retries,
+        ))
 
     async def analyze_many(
         self,
@@ -1863,10 +2226,25 @@ class AsyncClient(_ClientBase):
         self._http = httpx.AsyncClient(**self._http_options(transport))
         self.scenarios = AsyncScenarios(self)
         self.sessions = AsyncSessions(self)
+        self.organizations = AsyncOrganizations(self)
 
     # -- the few lines of I/O -------------------------------------------------------------------
 
+    async def _resolve_org(self) -> None:
+        # No lock: concurrent first calls may each look the organisations up once; the answer is the same.
+        try:
+            body = await self._send(_Call("GET", "/v2/organizations", scoped=False))
+        except APIError as exc:
+            if not _http.route_missing(exc):
+                raise
+            self._core.mark_missing("organizations", exc)
+            body = None
+        if self._core.org_pending:
+            self._core.resolve_org(body)
+
     async def _send(self, call: _Call) -> Any:
+        if call.scoped and self._core.org_pending:
+            await self._resolve_org()
         attempt = self._core.begin(call)
         while True:
             request = self._http.build_request(**self._core.request_args(call))
@@ -1932,6 +2310,10 @@ class AsyncClient(_ClientBase):
         """See :meth:`Client.test_token`."""
         return await self._drive(self._test_token_op())
 
+    async def analytics(self, *, org_wide: bool = False, start: Any = None, end: Any = None) -> Analytics:
+        """See :meth:`Client.analytics`."""
+        return await self._drive(self._analytics_op(org_wide, start, end))
+
     async def balance(self) -> Balance:
         """See :meth:`Client.balance`."""
         return await self._drive(self._balance_op())
@@ -1954,11 +2336,12 @@ class AsyncClient(_ClientBase):
 _sandbox_notice_shown = False
 
 
-def connect(**kwargs: Any) -> Client:
+def connect(*, org: str | None = None, **kwargs: Any) -> Client:
     """The real service when a token is available (``token=`` or ``TTAI_TOKEN``), else the offline sandbox.
 
-    With the sandbox it says so once, in plain words. Keyword arguments go to :class:`Client`
-    (or, for the sandbox, to :meth:`Client.sandbox`: ``seed``, sandbox options, client options).
+    With the sandbox it says so once, in plain words. ``org`` picks an organisation by id, slug or name
+    (the same as ``org_id=``; see ``client.organizations.list()``). Other keyword arguments go to
+    :class:`Client` (or, for the sandbox, to :meth:`Client.sandbox`: ``seed``, sandbox options, client options).
 
     Examples
     --------
@@ -1967,6 +2350,10 @@ def connect(**kwargs: Any) -> Client:
     Using the offline sandbox (no TTAI_TOKEN is set): ...
     """
     global _sandbox_notice_shown
+    if org is not None:
+        if kwargs.get("org_id") not in (None, org):
+            raise ValidationError("give org= or org_id=, not both", field="org")
+        kwargs["org_id"] = org
     if not kwargs:
         # A notebook sign-in (tt.widgets.login) wins over the environment. Only look if the widget module is
         # already loaded, so connect() never imports ipywidgets itself.

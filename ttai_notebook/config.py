@@ -186,6 +186,8 @@ class ClientConfig:
             raise ValidationError(
                 f"max_retries must be an integer from 0 to 20, got {max_retries!r}", field="max_retries"
             )
+        if org_id is None and os.environ.get("TTAI_ORG", "").strip():
+            org_id = os.environ["TTAI_ORG"]
         if org_id is not None and (not isinstance(org_id, str) or not org_id.strip()):
             raise ValidationError(
                 f"org_id must be a non-empty string or None, got {org_id!r}", field="org_id"

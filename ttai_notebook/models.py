@@ -17,7 +17,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "Analysis",
+    "Analytics",
     "Balance",
+    "Organization",
+    "ROLE_NAMES",
     "RubricScore",
     "Scenario",
     "Session",
@@ -578,7 +581,8 @@ class Scenario(_Model):
         """Report-card topics the scenario declares (from ``processed_rubrik`` / ``rubric``), if any."""
         for key in ("processed_rubrik", "rubric"):
             value = self.raw.get(key)
-            entries = value.get("entries") if isinstance(value, Mapping) else value
+            # The spec's ProcessedRubrik keeps its entries under ``criteria``; older shapes used ``entries``.
+            entries = (value.get("criteria") or value.get("entries")) if isinstance(value, Mapping) else value
             if isinstance(entries, list):
                 return tuple(
                     t for t in (_str(_first(_as_mapping(e), "topic", "name", "title")) for e in entries) if t
@@ -587,6 +591,26 @@ class Scenario(_Model):
 
     def __repr__(self) -> str:
         return _fields_repr(self, ("id", "name", "is_public", "is_recording"))
+
+
+#: Session fields the service removed on 2026-09-30 (API.md §6), read only when ``evaluation_results`` is absent.
+_REMOVED_RESULT_FIELDS = ("evaluation_score", "evaluation_note", "report_card")
+
+
+def _analysis_from_removed_fields(d: Mapping[str, Any], session_id: str | None) -> Analysis | None:
+    """An analysis from the pre-2026-09-30 flat fields: ``evaluation_score`` was ``final_score`` (0–10),
+    ``evaluation_note`` was ``overall_score``, ``report_card`` the same entries."""
+    evaluation: dict[str, Any] = {}
+    if d.get("evaluation_score") is not None:
+        evaluation["final_score"] = d["evaluation_score"]
+    if d.get("evaluation_note") is not None:
+        evaluation["overall_score"] = d["evaluation_note"]
+    if isinstance(d.get("report_card"), list):
+        evaluation["report_card"] = d["report_card"]
+    if not evaluation:
+        return None
+    analysis = Analysis.from_api({"evaluation_results": evaluation}, session_id=session_id)
+    return analysis if analysis.has_results else None
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -630,6 +654,8 @@ class Session(_Model):
             )
         elif isinstance(d.get("analysis"), Mapping) and d["analysis"]:
             analysis = Analysis.from_api(d["analysis"], session_id=session_id or None)
+        elif any(d.get(k) is not None for k in _REMOVED_RESULT_FIELDS):
+            analysis = _analysis_from_removed_fields(d, session_id or None)
         duration = _number(_first(d, "duration", "duration_s", "duration_seconds"))
         if duration is None:
             minutes = _number(d.get("duration_minutes"))
@@ -739,3 +765,145 @@ class SessionLink(_Model):
     def __repr__(self) -> str:
         # The query string may carry a scenario access token or the trainee's email: never print it.
         return f"SessionLink(session_id={self.session_id!r}, embed_url={_strip_query(self.embed_url)!r})"
+
+
+#: The service's organisation roles (``GET /v2/organizations``), as readable names.
+ROLE_NAMES: dict[int, str] = {-1: "no access", 10: "view", 20: "read", 30: "admin", 99: "owner"}
+#: The lowest role that may read organisation-wide data (``is_org=True``, org-wide analytics).
+ADMIN_LEVEL = 30
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Organization(_Model):
+    """An organisation the token's user belongs to; pass ``id`` (or ``slug`` / ``name``) as ``org_id``.
+
+    ``role`` is readable (``"view"``, ``"read"``, ``"admin"``, ``"owner"``, ``"no access"``); ``role_level`` is
+    the service's number (-1, 10, 20, 30, 99). Team-wide listings need ``is_admin``.
+
+    Examples
+    --------
+    >>> org = Organization.from_api({"id": "65f0", "name": "Acme", "slug": "acme", "role": 30})
+    >>> org.role, org.is_admin
+    ('admin', True)
+    """
+
+    id: str
+    name: str | None = None
+    slug: str | None = None
+    role: str | None = None
+    role_level: int | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Any) -> Organization:
+        """Build from a ``PublicOrgItem`` ``{id, name, slug, role}`` (role a number; a name is kept as given)."""
+        d = _as_mapping(data)
+        role = d.get("role")
+        level = int(role) if isinstance(role, (int, float)) and not isinstance(role, bool) and math.isfinite(role) else None
+        if level is not None:
+            name = ROLE_NAMES.get(level, f"role {level}")
+        else:
+            name = _str(role)
+            level = next((k for k, v in ROLE_NAMES.items() if name and v == name.strip().lower()), None)
+        return cls(
+            id=_str(_first(d, "id", "_id", "org_id")) or "",
+            name=_str(d.get("name")),
+            slug=_str(d.get("slug")),
+            role=name,
+            role_level=level,
+            raw=d,
+        )
+
+    @property
+    def is_admin(self) -> bool:
+        """True when the role may read organisation-wide data (edit/admin or owner)."""
+        return self.role_level is not None and self.role_level >= ADMIN_LEVEL
+
+    def matches(self, key: str) -> bool:
+        """Whether ``key`` names this organisation: its id exactly, or its slug or name ignoring case."""
+        wanted = key.strip()
+        folded = wanted.casefold()
+        return wanted == self.id or any(v is not None and v.strip().casefold() == folded for v in (self.slug, self.name))
+
+    def __repr__(self) -> str:
+        return _fields_repr(self, ("id", "name", "slug", "role"))
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Analytics(_Model):
+    """``GET /v2/analytics``: per-scenario stats and, for an organisation-wide view, its dashboard and members.
+
+    ``raw`` is the service's answer as it came; the frames are tidy views of it (pandas loads on first use).
+
+    Examples
+    --------
+    >>> a = Analytics.from_api({"scenarios": [{"name": "Cold call", "session_count": 3}]})
+    >>> a.scenarios[0]["session_count"], a.org_wide
+    (3, False)
+    """
+
+    scenarios: tuple[dict[str, Any], ...] = ()
+    summary: dict[str, Any] | None = None
+    time_series: tuple[dict[str, Any], ...] = ()
+    members: tuple[dict[str, Any], ...] = ()
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Any) -> Analytics:
+        """Build from a ``UnifiedAnalyticsResponse`` ``{scenarios, org_dashboard?, member_usage?}``."""
+        d = _as_mapping(data)
+        dashboard = _as_mapping(d.get("org_dashboard"))
+        usage = _as_mapping(d.get("member_usage"))
+
+        def rows(value: Any) -> tuple[dict[str, Any], ...]:
+            return tuple(dict(r) for r in value if isinstance(r, Mapping)) if isinstance(value, list) else ()
+
+        summary = dashboard.get("summary")
+        return cls(
+            scenarios=rows(d.get("scenarios")),
+            summary=dict(summary) if isinstance(summary, Mapping) else None,
+            time_series=rows(dashboard.get("time_series")),
+            members=rows(usage.get("members")),
+            raw=d,
+        )
+
+    @property
+    def org_wide(self) -> bool:
+        """True when the answer carries the organisation's dashboard (an org-wide view)."""
+        return self.summary is not None or bool(self.time_series or self.members)
+
+    def scenarios_frame(self) -> Any:
+        """One row per scenario: ``scenario_id``, ``name``, ``session_count``, ``total_minutes``, ... (a DataFrame)."""
+        import pandas as pd
+
+        frame = pd.DataFrame([{**r, "scenario_id": r.get("_id") or r.get("id")} for r in self.scenarios])
+        if frame.empty:
+            return pd.DataFrame(columns=["scenario_id", "name", "session_count", "total_minutes"])
+        frame = frame.drop(columns=[c for c in ("_id", "id") if c in frame.columns])
+        if "total_duration_seconds" in frame.columns:
+            frame["total_minutes"] = pd.to_numeric(frame["total_duration_seconds"], errors="coerce") / 60.0
+        for col in ("created_at", "starts_at", "ends_at"):
+            if col in frame.columns:
+                frame[col] = pd.to_datetime(frame[col], utc=True, errors="coerce", format="ISO8601")
+        first = [c for c in ("scenario_id", "name", "session_count", "total_minutes") if c in frame.columns]
+        return frame[first + [c for c in frame.columns if c not in first]]
+
+    def time_series_frame(self) -> Any:
+        """One row per day: ``date`` (UTC), ``session_count``, ``total_minutes`` (empty unless org-wide)."""
+        import pandas as pd
+
+        frame = pd.DataFrame(list(self.time_series), columns=["date", "session_count", "total_minutes"])
+        frame["date"] = pd.to_datetime(frame["date"], utc=True, errors="coerce", format="ISO8601")
+        return frame.sort_values("date", ignore_index=True)
+
+    def members_frame(self) -> Any:
+        """One row per member: ``user_id``, ``name``, ``email``, ``session_count``, ``total_minutes``, ``wallet_balance``."""
+        import pandas as pd
+
+        columns = ["user_id", "name", "email", "session_count", "total_minutes", "wallet_balance"]
+        frame = pd.DataFrame(list(self.members))
+        return frame.reindex(columns=columns + [c for c in frame.columns if c not in columns])
+
+    def __repr__(self) -> str:
+        view = "org-wide" if self.org_wide else "personal"
+        return f"Analytics({view}, scenarios={len(self.scenarios)}, days={len(self.time_series)}, members={len(self.members)})"

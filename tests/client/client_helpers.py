@@ -55,6 +55,13 @@ class FakeAPI:
         return [json.loads(r.content) if r.content else None for r in self.requests]
 
 
+def brief(client: Any) -> Any:
+    """``client`` as it is once it has learnt that the service is the brief's: no post-process route, so
+    ``sessions.analyze`` goes straight to the synchronous ``POST /sessions/analyze`` (tests of that path)."""
+    client._core.missing_routes.add("sessions.post_process")
+    return client
+
+
 async def call(value: Any) -> Any:
     """The result of a client call: awaited for the async client, as is for the sync one."""
     if inspect.isawaitable(value):

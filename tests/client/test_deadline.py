@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from client_helpers import TOKEN, call
+from client_helpers import TOKEN, call, brief
 
 import ttai_notebook as tt
 from ttai_notebook import _deadline
@@ -59,9 +59,9 @@ EFFECTIVE = [
     ("client timeout", {"timeout": 0.3}, lambda c: c.sessions.get("s1"), 0.3),
     ("per-call override", {"timeout": 0.3}, lambda c: c.sessions.get("s1", timeout=2.0), 2.0),
     ("per-call on request()", {}, lambda c: c.request("GET", "/sessions/s1", timeout=7.0), 7.0),
-    ("analyse gets ANALYZE_TIMEOUT", {"timeout": 0.3}, lambda c: c.sessions.analyze("s1"), ANALYZE_TIMEOUT),
-    ("analyse keeps a longer client timeout", {"timeout": 300.0}, lambda c: c.sessions.analyze("s1"), 300.0),
-    ("analyse per-call override", {}, lambda c: c.sessions.analyze("s1", timeout=5.0), 5.0),
+    ("analyse gets ANALYZE_TIMEOUT", {"timeout": 0.3}, lambda c: brief(c).sessions.analyze("s1"), ANALYZE_TIMEOUT),
+    ("analyse keeps a longer client timeout", {"timeout": 300.0}, lambda c: brief(c).sessions.analyze("s1"), 300.0),
+    ("analyse per-call override", {}, lambda c: brief(c).sessions.analyze("s1", timeout=5.0), 5.0),
 ]
 
 
@@ -186,7 +186,7 @@ async def test_per_call_and_analyse_timeouts_lengthen_the_deadline(make_client):
         await call(client.sessions.get("s1"))
     assert (await call(client.sessions.get("s1", timeout=3.0))).id == "s1"
     _, analyse = _slow(ANALYSIS, pieces=5, gap=0.1)
-    analysis = await call(make_client(analyse, timeout=0.2, max_retries=0).sessions.analyze("s1"))
+    analysis = await call(brief(make_client(analyse, timeout=0.2, max_retries=0)).sessions.analyze("s1"))
     assert analysis.score == 85
 
 

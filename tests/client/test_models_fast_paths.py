@@ -186,7 +186,7 @@ def demo_sessions() -> list[dict[str, Any]]:
 
     with httpx.Client(transport=Sandbox().transport(), base_url="https://sandbox.invalid/api/public",
                       headers={"Authorization": "Bearer sandbox"}) as http:
-        return http.get("/sessions", params={"page": 1, "limit": 500}).json()["sessions"]
+        return http.get("/v2/sessions", params={"page": 1, "limit": 500}).json()["sessions"]
 
 
 def test_from_api_sets_every_field(demo_sessions: list[dict[str, Any]]) -> None:

@@ -35,6 +35,12 @@ NOW = dt.datetime(2026, 5, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
         ("DELETE", "/scenarios/abc", None, SAFE),
         ("POST", "/test", {"input": "check"}, SAFE),
         ("POST", "/sessions/analyze", {"session_id": "s"}, SAFE),
+        ("POST", "/sessions/analyze", {"session_id": "s", "force": True}, CREATE),  # charged again
+        ("POST", "/v2/sessions/s1/post-process", {"run_analysis": True}, CREATE),  # every call charges
+        ("POST", "/api/public/v2/sessions/s1/post-process", None, CREATE),
+        ("POST", "/v2/session", {"scenario_id": "s", "transcript": "t"}, CREATE),  # an import
+        ("GET", "/v2/sessions", None, SAFE),
+        ("GET", "/v2/organizations", None, SAFE),
         ("POST", "/scenario-access-token", {"scenario_id": "s"}, SAFE),
         ("POST", "/scenarios", {"id": "abc", "name": "x"}, SAFE),  # update through the upsert route
         ("POST", "/scenarios", {"name": "x", "ai_instructions": "y"}, CREATE),

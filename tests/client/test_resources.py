@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import jsonschema
 import pytest
-from client_helpers import call
+from client_helpers import call, brief
 
 from ttai_notebook.errors import (
     APIError,
@@ -378,7 +378,7 @@ async def test_sessions_create_uses_app_url(make_client, api):
 )
 async def test_analyze_reads_both_dialects(make_client, api, body, score, strengths, improvements):
     api.on("POST", "/sessions/analyze", body)
-    analysis = await call(make_client().sessions.analyze(SESSION_ID))
+    analysis = await call(brief(make_client()).sessions.analyze(SESSION_ID))
     assert isinstance(analysis, Analysis)
     assert analysis.session_id == SESSION_ID
     assert (analysis.score, analysis.strengths, analysis.improvements) == (score, strengths, improvements)
@@ -389,14 +389,14 @@ async def test_analyze_reads_both_dialects(make_client, api, body, score, streng
 
 async def test_analyze_force_is_sent_only_when_true(make_client, api):
     api.on("POST", "/sessions/analyze", DOCUMENTED_ANALYSIS)
-    await call(make_client().sessions.analyze(SESSION_ID, force=True))
+    await call(brief(make_client()).sessions.analyze(SESSION_ID, force=True))
     assert json.loads(api.requests[-1].content) == {"session_id": SESSION_ID, "force": True}
 
 
 async def test_analyze_still_running_polls_the_session(make_client, api, slept):
     api.on("POST", "/sessions/analyze", {"evaluation": None, "improvement": None, "is_analyzing": True})
     api.on("GET", f"/sessions/{SESSION_ID}", dict(SPEC_SESSION, evaluation_results=None), dict(SPEC_SESSION, evaluation_results={}), SPEC_SESSION)
-    analysis = await call(make_client().sessions.analyze(SESSION_ID, interval=3))
+    analysis = await call(brief(make_client()).sessions.analyze(SESSION_ID, interval=3))
     assert analysis.score == 74.0 and not analysis.is_analyzing
     assert api.count("GET", f"/sessions/{SESSION_ID}") == 3
     assert slept == [3, 3]
@@ -405,13 +405,13 @@ async def test_analyze_still_running_polls_the_session(make_client, api, slept):
 async def test_analyze_not_completed_session(make_client, api):
     api.on("POST", "/sessions/analyze", (400, {"error": "Session is not completed"}))
     with pytest.raises(BadRequestError, match="Session is not completed"):
-        await call(make_client().sessions.analyze(SESSION_ID))
+        await call(brief(make_client()).sessions.analyze(SESSION_ID))
 
 
 async def test_analyze_out_of_credit(make_client, api):
     api.on("POST", "/sessions/analyze", (403, {"detail": "Insufficient balance: 0 minutes left"}))
     with pytest.raises(PermissionDeniedError, match="Insufficient balance"):
-        await call(make_client().sessions.analyze(SESSION_ID))
+        await call(brief(make_client()).sessions.analyze(SESSION_ID))
 
 
 async def test_wait_until_completed(make_client, api, slept):

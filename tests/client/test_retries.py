@@ -17,7 +17,7 @@ from ttai_notebook.errors import (
     ServerError,
 )
 
-from client_helpers import call
+from client_helpers import call, brief
 
 SCENARIO = {"id": "69577496bd7c000fa3f4fc2a", "name": "Cold call", "is_public": True}
 CREATE = dict(name="Cold call", ai_instructions="You are a busy CFO.")
@@ -187,7 +187,7 @@ async def test_default_timeout_and_analyze_timeout(make_client, api):
     client = make_client(timeout=7)
     await call(client.balance())
     assert api.requests[-1].extensions["timeout"]["read"] == 7
-    await call(client.sessions.analyze("s1"))
+    await call(brief(client).sessions.analyze("s1"))
     assert api.requests[-1].extensions["timeout"]["read"] == 120  # analysis runs in the foreground
 
 
@@ -204,7 +204,7 @@ async def test_debug_log_tells_each_retry_and_wait(make_client, api, caplog):
 async def test_analyze_is_retried_after_a_5xx(make_client, api):
     # analyse is safe: without force a repeat returns the stored result at no charge
     api.on("POST", "/sessions/analyze", (502, {"detail": "x"}), {"overall_score": 70, "strengths": ["a"], "improvements": []})
-    client = make_client()
+    client = brief(make_client())
     analysis = await call(client.sessions.analyze("s1"))
     assert analysis.score == 70.0
     assert api.count("POST", "/sessions/analyze") == 2

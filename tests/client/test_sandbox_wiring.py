@@ -15,15 +15,19 @@ from ttai_notebook.sandbox import SANDBOX_ORIGIN, Sandbox, is_sandbox_url
 
 @pytest.fixture(params=["sync", "async"])
 async def sandbox_client(request):
-    """A factory of sandbox clients (sync or async) with instant sleeps; closed afterwards."""
+    """A factory of sandbox clients (sync or async) whose sleeps move the sandbox's clock instead of waiting
+    (moto-style: background analyses finish after the client has "waited" long enough); closed afterwards."""
     made = []
 
-    async def async_sleep(seconds):
-        return None
-
     def build(**options):
+        def sleep(seconds):
+            client.sandbox_instance.advance(seconds)
+
+        async def async_sleep(seconds):
+            client.sandbox_instance.advance(seconds)
+
         if request.param == "sync":
-            client = Client.sandbox(sleep=lambda s: None, **options)
+            client = Client.sandbox(sleep=sleep, **options)
         else:
             client = AsyncClient.sandbox(sleep=async_sleep, **options)
         made.append(client)
