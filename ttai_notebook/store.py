@@ -3,6 +3,8 @@
 One file per store (stdlib ``sqlite3``, WAL journal, ``busy_timeout``), safe for several kernels at once.
 Rows keep the service's raw JSON; an analysis that is exactly ``Analysis.from_api`` of it is stored as that
 JSON alone and rebuilt on read, any other model also keeps its normalised fields: models read back as written.
+:meth:`Store.sync` keeps the store an incremental mirror of the service's sessions, one high-water mark per
+filter set (the decisions are in ``_sync``).
 """
 
 from __future__ import annotations
@@ -21,19 +23,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._gc import gc_paused
+from ._sync import DEFAULT_OVERLAP, SyncResult, check_overlap, differs, filter_key, next_since, service_time
 from .errors import TTAIError
 from .models import FROM_RAW, Analysis, RubricScore, Session, _make
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "default_path"]
+__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "SyncResult", "default_path"]
 
 #: Layout version written to ``PRAGMA user_version``. A file with a larger number came from a newer
 #: ttai_notebook and is refused rather than misread.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # 1 → 2: an analysis row may hold an empty ``data`` (rebuilt from ``raw`` by ``Analysis.from_api``); nothing
 # to convert, but version 1 readers cannot read such rows, so the number tells them to refuse the file.
+# 2 → 3: the sync tables (``sync_marks``, ``sync_members``), created empty on open, so the first sync of each
+# filter set lists everything. The version names the layout; an older ttai_notebook (which would not know the
+# tables' meaning) refuses a version 3 file with the "upgrade" message rather than guess.
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -53,8 +59,19 @@ CREATE TABLE IF NOT EXISTS analyses (
     raw         TEXT NOT NULL,
     stored_at   REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sync_marks (
+    filter_key      TEXT PRIMARY KEY NOT NULL,  -- _sync.filter_key: the service, org and filters
+    high_water_mark TEXT,                       -- ISO-8601 UTC: the largest service timestamp listed
+    listing_s       REAL NOT NULL,              -- how long the last listing took (widens the next window)
+    synced_at       REAL NOT NULL               -- local time of the last sync, for people only
+);
+CREATE TABLE IF NOT EXISTS sync_members (
+    filter_key  TEXT NOT NULL,
+    session_id  TEXT NOT NULL,
+    PRIMARY KEY (filter_key, session_id)
+) WITHOUT ROWID;
 """
-_OUR_TABLES = frozenset({"sessions", "analyses"})
+_OUR_TABLES = frozenset({"sessions", "analyses", "sync_marks", "sync_members"})
 
 
 class StoreError(TTAIError, ValueError):
@@ -289,6 +306,14 @@ _SELECT_ORPHANS = (
     "SELECT a.session_id, a.data, a.raw FROM analyses a "
     "WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = a.session_id)"
 )
+_ADD_MEMBER = "INSERT OR IGNORE INTO sync_members (filter_key, session_id) VALUES (?, ?)"
+_UPSERT_MARK = (
+    "INSERT INTO sync_marks (filter_key, high_water_mark, listing_s, synced_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT(filter_key) DO UPDATE SET high_water_mark=excluded.high_water_mark, "
+    "listing_s=excluded.listing_s, synced_at=excluded.synced_at"
+)
+#: Listed sessions compared and written per transaction: a listing that fails half-way keeps what it stored.
+_SYNC_BATCH = 1000
 
 
 class Store:
@@ -600,6 +625,217 @@ class Store:
                 is not None
             )
 
+    # ---- sync ----------------------------------------------------------------------------------
+
+    def sync(
+        self,
+        client: Any,
+        *,
+        scenario_id: str | None = None,
+        user_email: str | Iterable[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        is_org: bool = False,
+        overlap: dt.timedelta | float = DEFAULT_OVERLAP,
+        full: bool = False,
+        progress: bool = False,
+    ) -> SyncResult:
+        """Bring the store up to date with the service's sessions: list only what changed since last time.
+
+        The first sync of a filter set lists everything. Each later one lists the sessions updated since the
+        filter set's high-water mark, less ``overlap`` (``client.sessions.list(updated_since=...)``, which
+        the service answers from ``updated_at``), and upserts them with the analyses they carry. The mark is
+        the largest timestamp *the service* wrote on what it listed (``updated_at``; where list items lack it,
+        as the spec's do, ``completed_at`` / ``created_at``, which are never later), so the local clock and
+        its skew play no part. A listing that fails half-way keeps the sessions it stored and leaves the mark
+        where it was: the next sync lists them again.
+
+        Parameters
+        ----------
+        client : Client
+            A synchronous :class:`~ttai_notebook.Client` (its base URL and organisation are part of the mark,
+            its token is not).
+        scenario_id, user_email, metadata, is_org
+            Filters, as ``client.sessions.list`` takes them. Each filter set keeps its own mark.
+        overlap : timedelta or float
+            How far before the mark a later sync starts (seconds or a timedelta; default 2 minutes): covers a
+            session the service stamped a little before it became visible. The window is never shorter than
+            the previous listing took, so an update made during a long listing is not missed.
+        full : bool
+            List everything again. Sessions of this filter set that the service no longer lists are reported
+            (``removed``) and no longer counted in ``total``; they stay in the store (their analyses were
+            paid for).
+        progress : bool
+            Show a progress bar (``tqdm.auto``) of sessions listed.
+
+        Returns
+        -------
+        SyncResult
+            Counts of new, changed and unchanged sessions (a session listed again through the overlap with
+            the same content is unchanged, and is not rewritten), the total for this filter set, the
+            ``updated_since`` used (``None``: a full listing) and the high-water mark.
+
+        Notes
+        -----
+        A session counts as changed when its ``updated_at`` differs from the stored copy's or when any field
+        the listing carries differs (the analysis included); a field the listing leaves empty says nothing,
+        so a session stored from its detail is not "changed" by a list answer without the transcript, and a
+        changed session keeps its stored transcript when the listing carries none. A session that changes so
+        that it no longer matches the filters is not listed by an incremental sync; ``full=True`` finds it.
+
+        Examples
+        --------
+        >>> import ttai_notebook as tt
+        >>> client = tt.Client.sandbox(seed=0)
+        >>> with tt.Store() as store:
+        ...     first = store.sync(client)
+        ...     again = store.sync(client)
+        ...     print(first.new == first.total, again.new, again.changed, again.since is not None)
+        True 0 0 True
+        """
+        window = check_overlap(overlap)
+        filters: dict[str, Any] = {}
+        if scenario_id is not None:
+            filters["scenario_id"] = scenario_id
+        if user_email is not None:
+            filters["user_email"] = user_email if isinstance(user_email, str) else list(user_email)
+        if metadata is not None:
+            filters["metadata"] = dict(metadata)
+        if is_org:
+            filters["is_org"] = True
+        key = filter_key(base_url=getattr(client, "base_url", None), org_id=getattr(client, "org_id", None), **filters)
+        mark, previous_listing_s = self._read_mark(key)
+        since = None if full else next_since(mark, window, previous_listing_s)
+        options: dict[str, Any] = dict(filters, page_size=500)
+        if since is not None:
+            options["updated_since"] = since
+
+        started = time.monotonic()
+        listing = client.sessions.list(**options)
+        if not hasattr(listing, "__iter__"):
+            raise TypeError(
+                f"Store.sync needs a synchronous Client (tt.Client / tt.connect), got {type(client).__name__}"
+            )
+        tally = _Tally(key)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm  # widget in Jupyter, text in a terminal
+
+            bar = tqdm(desc="sync", unit="session", dynamic_ncols=True)
+        batch: list[Session] = []
+        try:
+            listed = iter(listing)
+            while True:
+                try:
+                    session = next(listed)
+                except StopIteration:
+                    break
+                except BaseException:
+                    # The service failed (or Ctrl-C) mid-listing: keep what arrived, then let the error through.
+                    # The mark is not moved, so the next sync lists these again.
+                    if batch:
+                        self._sync_batch(tally, batch)
+                    raise
+                if not isinstance(session, Session):
+                    raise TypeError(f"client.sessions.list gave {type(session).__name__}, not Session")
+                if session.id in tally.seen:  # a page boundary shifted by a new session: listed twice
+                    continue
+                tally.seen.add(_check_id(session.id, "sync"))
+                batch.append(session)
+                if len(batch) >= _SYNC_BATCH:
+                    self._sync_batch(tally, batch)
+                    batch = []
+                if bar is not None:
+                    bar.update(1)
+            if batch:
+                self._sync_batch(tally, batch)
+        finally:
+            if bar is not None:
+                bar.close()
+        listing_s = time.monotonic() - started
+
+        with self._write() as conn:
+            removed: list[str] | None = None
+            if full:
+                members = {row[0] for row in conn.execute(
+                    "SELECT session_id FROM sync_members WHERE filter_key = ?", (key,))}
+                removed = sorted(members - tally.seen)
+                conn.executemany("DELETE FROM sync_members WHERE filter_key = ? AND session_id = ?",
+                                 [(key, sid) for sid in removed])
+            # Another kernel may have synced meanwhile: the mark only moves forward.
+            stored_mark = _parse_mark(conn.execute(
+                "SELECT high_water_mark FROM sync_marks WHERE filter_key = ?", (key,)).fetchone())
+            high = max((t for t in (stored_mark, tally.high) if t is not None), default=None)
+            conn.execute(_UPSERT_MARK, (key, high.isoformat() if high else None, listing_s, time.time()))
+            total = conn.execute("SELECT COUNT(*) FROM sync_members WHERE filter_key = ?", (key,)).fetchone()[0]
+        return SyncResult(
+            new=len(tally.new),
+            changed=len(tally.changed),
+            unchanged=tally.unchanged,
+            total=total,
+            since=since,
+            high_water_mark=high,
+            listed=len(tally.seen),
+            removed=None if removed is None else len(removed),
+            new_ids=tuple(tally.new),
+            changed_ids=tuple(tally.changed),
+            removed_ids=tuple(removed or ()),
+            filters=filters,
+        )
+
+    def _read_mark(self, key: str) -> tuple[dt.datetime | None, float]:
+        with self._db() as conn:
+            row = conn.execute("SELECT high_water_mark, listing_s FROM sync_marks WHERE filter_key = ?",
+                               (key,)).fetchone()
+        return (_parse_mark(row), float(row[1])) if row else (None, 0.0)
+
+    def _sync_batch(self, tally: _Tally, batch: list[Session]) -> None:
+        """Compare one batch of listed sessions with the stored copies; write the new and changed ones."""
+        ids = [s.id for s in batch]
+        with self._db() as conn:
+            stored: dict[str, tuple[str, str, str | None, str | None]] = {}
+            for chunk in _chunks(ids, 500):  # stay under SQLite's bound-parameter limit
+                marks = ",".join("?" * len(chunk))
+                for sid, data, raw, a_data, a_raw in conn.execute(
+                    _SELECT_SESSIONS + f" WHERE s.id IN ({marks})", chunk
+                ):
+                    stored[sid] = (data, raw, a_data, a_raw)
+        now = time.time()
+        rows, analyses = [], []
+        with gc_paused():
+            for session in batch:
+                stamp = service_time(session)
+                if stamp is not None and (tally.high is None or stamp > tally.high):
+                    tally.high = stamp
+                row = session_row(session, now)
+                previous = stored.get(session.id)
+                if previous is None:
+                    tally.new.append(session.id)
+                else:
+                    data, raw, a_data, a_raw = previous
+                    if raw == row[6]:  # the very JSON stored: by far the common case of an overlap
+                        tally.unchanged += 1
+                        continue
+                    old = session_from_row(
+                        data, raw, analysis_from_row(session.id, a_data, a_raw) if a_data is not None else None
+                    )
+                    if not differs(old, session):
+                        tally.unchanged += 1
+                        continue
+                    tally.changed.append(session.id)
+                    if session.transcript is None and old.transcript:
+                        # A listing carries no transcript, and a finished session's transcript does not change.
+                        session = dataclasses.replace(session, transcript=old.transcript)
+                        row = session_row(session, now)
+                rows.append(row)
+                if _storable(session.analysis):
+                    analyses.append(analysis_row(session.id, session.analysis, now))  # type: ignore[arg-type]
+        with self._write() as conn:
+            if rows:
+                conn.executemany(_UPSERT_SESSION, rows)
+            if analyses:
+                conn.executemany(_UPSERT_ANALYSIS, analyses)
+            conn.executemany(_ADD_MEMBER, [(tally.key, sid) for sid in ids])
+
     # ---- lifetime ------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -628,6 +864,24 @@ class Store:
             n_sessions = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
             n_analyses = conn.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
         return f"Store({where}, sessions={n_sessions}, analyses={n_analyses})"
+
+
+@dataclasses.dataclass
+class _Tally:
+    """What one sync has seen so far (filled batch by batch)."""
+
+    key: str
+    seen: set[str] = dataclasses.field(default_factory=set)
+    new: list[str] = dataclasses.field(default_factory=list)
+    changed: list[str] = dataclasses.field(default_factory=list)
+    unchanged: int = 0
+    high: dt.datetime | None = None
+
+
+def _parse_mark(row: tuple[Any, ...] | None) -> dt.datetime | None:
+    if row is None or row[0] is None:
+        return None
+    return dt.datetime.fromisoformat(row[0])
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

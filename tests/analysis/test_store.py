@@ -23,17 +23,20 @@ UTC = dt.timezone.utc
 
 @pytest.fixture(scope="module", params=["documented", "spec"])
 def dialect_data(request):
-    """Sessions (with and without analyses) and fresh analyse answers, from a sandbox of each dialect."""
+    """Sessions (with and without analyses) from a sandbox of each dialect, and analyse answers of the brief's
+    synchronous ``POST /sessions/analyze`` (profile "brief"), whose body differs by dialect."""
     client = tt.Client.sandbox(seed=0, dialect=request.param)
+    brief = tt.Client.sandbox(seed=0, dialect=request.param, profile="brief")
     try:
         sessions = list(client.sessions.list())
         done = [s for s in sessions if s.status == "completed"][:6]
         # Details (with transcripts) for some: a list answer carries none.
         detailed = {s.id: client.sessions.get(s.id) for s in sessions[:20]}
         sessions = [detailed.get(s.id, s) for s in sessions]
-        analyses = {s.id: client.sessions.analyze(s.id) for s in done}
+        analyses = {s.id: brief.sessions.analyze(s.id, force=True) for s in done}
     finally:
         client.close()
+        brief.close()
     return request.param, sessions, analyses
 
 
@@ -442,8 +445,10 @@ def test_a_version_1_file_is_read_and_upgraded(tmp_path):
     with Store(path) as store:
         assert store.get_analysis("s1") == analysis
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     conn.close()
+    assert {"sync_marks", "sync_members"} <= tables  # version 3's sync tables come with the upgrade
 
 
 def test_import_of_store_does_not_load_pandas():
