@@ -1531,16 +1531,20 @@ class Sessions(_SessionOps):
         progress: Any = True,
         skip_analyzed: bool = True,
         force: bool = False,
+        wait_timeout: float = 120.0,
+        poll_interval: float | None = None,
     ) -> Any:
         """Analyse many sessions at once; a :class:`~ttai_notebook.bulk.BulkResult`.
 
-        See :func:`ttai_notebook.bulk.analyze_many` (concurrency, rate limit, store, progress, resume).
+        See :func:`ttai_notebook.bulk.analyze_many` (concurrency, rate limit, store, progress, resume,
+        background analysis polled in batches).
         """
         from .bulk import analyze_many  # lazy: the bulk engine loads on first use
 
         return analyze_many(
             self._client, ids, concurrency=concurrency, rate_limit=rate_limit, store=store,
-            progress=progress, skip_analyzed=skip_analyzed, force=force,
+            progress=progress, skip_analyzed=skip_analyzed, force=force, wait_timeout=wait_timeout,
+            poll_interval=poll_interval,
         )
 
 
@@ -2054,13 +2058,16 @@ class AsyncSessions(_SessionOps):
         progress: Any = True,
         skip_analyzed: bool = True,
         force: bool = False,
+        wait_timeout: float = 120.0,
+        poll_interval: float | None = None,
     ) -> Any:
         """See :meth:`Sessions.analyze_many` (run on the caller's event loop)."""
         from .bulk import analyze_many_async  # lazy: the bulk engine loads on first use
 
         return await analyze_many_async(
             self._client, ids, concurrency=concurrency, rate_limit=rate_limit, store=store,
-            progress=progress, skip_analyzed=skip_analyzed, force=force,
+            progress=progress, skip_analyzed=skip_analyzed, force=force, wait_timeout=wait_timeout,
+            poll_interval=poll_interval,
         )
 
 
