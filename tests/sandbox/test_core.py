@@ -41,7 +41,7 @@ def test_real_clock():
     with make_http(box) as c:
         created = c.post("/scenarios", json={"name": "n", "ai_instructions": "i"}).json()["created_at"]
         sid = c.post("/v2/sessions", json={"scenario_id": c.get("/scenarios").json()["scenarios"][0]["id"]}).json()
-        newest = c.get("/sessions", params={"limit": 1}).json()["sessions"][0]
+        newest = c.get("/v2/sessions", params={"limit": 1}).json()["sessions"][0]
     stamp = datetime.fromisoformat(created).replace(tzinfo=timezone.utc)
     assert abs(stamp - datetime.now(timezone.utc)) < timedelta(seconds=10)
     assert newest["id"] == sid["session_id"]  # still newest first

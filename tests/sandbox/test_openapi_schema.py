@@ -64,10 +64,12 @@ class Checker:
         return body
 
 
-@pytest.fixture(params=["transport", "server"])
+@pytest.fixture(params=[("transport", "current"), ("server", "current"), ("transport", "brief")],
+                ids=["transport-current", "server-current", "transport-brief"])
 def spec_client(request):
-    box = Sandbox(seed=0, dialect="spec")
-    if request.param == "transport":
+    way, profile = request.param
+    box = Sandbox(seed=0, dialect="spec", profile=profile, background="manual")
+    if way == "transport":
         client = httpx.Client(transport=box.transport(), base_url=box.base_url)
         yield box, client
         client.close()
@@ -95,12 +97,13 @@ def test_spec_dialect_responses_validate_against_the_vendor_spec(spec_client, ca
     v.check(c.get(f"/scenarios/{created['id']}"), "/scenarios/{scenario_id}")
     v.check(c.post("/scenarios", json={"name": 5}), "/scenarios", 422)
 
-    # every session of the organisation, in pages, through both list routes
+    # every session of the organisation, in pages, through the profile's list route
+    current = box.profile == "current"
+    listing = "/v2/sessions" if current else "/sessions"
     for page in (1, 2, 3):
-        v.check(c.get("/sessions", params={"limit": 200, "page": page}), "/sessions")
-    v.check(c.get("/v2/sessions", params={"limit": 100}), "/v2/sessions")
-    v.check(c.get("/sessions", params={"limit": 0}), "/sessions", 422)
-    everything = [s for p in (1, 2) for s in c.get("/sessions", params={"limit": 500, "page": p}).json()["sessions"]]
+        v.check(c.get(listing, params={"limit": 200, "page": page}), listing)
+    v.check(c.get(listing, params={"limit": 0}), listing, 422)
+    everything = [s for p in (1, 2) for s in c.get(listing, params={"limit": 500, "page": p}).json()["sessions"]]
     kinds = {}
     for s in everything:
         kind = (s["status"], s["evaluation_results"] is not None)
@@ -122,7 +125,9 @@ def test_spec_dialect_responses_validate_against_the_vendor_spec(spec_client, ca
     v.check(c.post("/sessions/analyze", json={"session_id": unanalysed}), "/sessions/analyze")
     v.check(c.post("/sessions/analyze", json={}), "/sessions/analyze", 422)
     v.check(c.get(f"/sessions/{sid}"), "/sessions/{session_id}")
-    v.check(c.get("/sessions", params={"user_email": "ann@example.com"}), "/sessions")
+    v.check(c.get(listing, params={"user_email": "ann@example.com"}), listing)
+    if current:
+        _check_current_routes(box, c, v, sid, unanalysed, created["id"])
 
     v.check(c.get("/v2/sessions/batch", params=[("session_ids", sid), ("session_ids", unanalysed)]),
             "/v2/sessions/batch")
@@ -133,13 +138,63 @@ def test_spec_dialect_responses_validate_against_the_vendor_spec(spec_client, ca
             "/scenario-access-token", 422)
 
     required = {"POST /test 200", "GET /balance 200", "GET /scenarios 200", "POST /scenarios 200",
-                "GET /scenarios/{scenario_id} 200", "GET /sessions 200", "GET /sessions/{session_id} 200",
+                "GET /scenarios/{scenario_id} 200", f"GET {listing} 200", "GET /sessions/{session_id} 200",
                 "POST /sessions/analyze 200", "GET /v2/sessions/batch 200", "POST /scenario-access-token 200"}
+    if current:
+        required |= {"POST /v2/sessions/{session_id}/post-process 200", "GET /v2/organizations 200",
+                     "POST /v2/session 200", "GET /v2/analytics 200", "POST /v2/sessions/{session_id}/post-process 422",
+                     "POST /v2/session 422", "GET /v2/analytics 422", "GET /v2/sessions 422"}
     assert required <= v.operations
     with capsys.disabled():
         print(f"\n[openapi] {v.count} spec-dialect responses validated across {len(v.operations)} "
               f"operation/status pairs")
     assert v.count >= 130
+
+
+def _check_current_routes(box: Sandbox, c: httpx.Client, v: Checker, sid: str, unanalysed: str,
+                          scenario_id: str) -> None:
+    """The routes of today's service (profile current), each answer validated."""
+    # filtered v2 listings: advanced dates, metadata, both convenience and advanced together
+    v.check(c.get("/v2/sessions", params={"$gte_created_at": "2026-03-01", "$lt_created_at": "2026-04-01T12:00:00",
+                                          "limit": 500}), "/v2/sessions")
+    v.check(c.get("/v2/sessions", params={"meta_team": "Mid-Market", "from_date": "2026-02-01",
+                                          "$lte_updated_at": "2026-05-01", "limit": 500}), "/v2/sessions")
+    v.check(c.get("/v2/sessions", params={"$between_created_at": "2026-03-01"}), "/v2/sessions", 422)
+    # post-process: trigger, pending, done; a re-run; validation
+    pp = "/v2/sessions/{session_id}/post-process"
+    v.check(c.post(f"/v2/sessions/{unanalysed}/post-process", json={"run_analysis": True}), pp)
+    v.check(c.get("/v2/sessions/batch", params={"session_ids": unanalysed}), "/v2/sessions/batch")
+    box.advance(box.processing_time)
+    v.check(c.get(f"/sessions/{unanalysed}"), "/sessions/{session_id}")
+    v.check(c.post(f"/v2/sessions/{sid}/post-process", json={"run_analysis": True, "run_extraction": True}), pp)
+    box.advance(box.processing_time)
+    v.check(c.get("/v2/sessions/batch", params=[("session_ids", sid), ("session_ids", unanalysed)]),
+            "/v2/sessions/batch")
+    v.check(c.get(f"/sessions/{sid}"), "/sessions/{session_id}")
+    v.check(c.post(f"/v2/sessions/{sid}/post-process", json={"run_analysis": "maybe"}), pp, 422)
+    v.check(c.post(f"/v2/sessions/{sid}/post-process"), pp, 422)
+    # organisations, org-scoped listings and analytics
+    orgs = v.check(c.get("/v2/organizations"), "/v2/organizations")
+    admin = next(o["id"] for o in orgs if o["role"] == 30)
+    v.check(c.get("/v2/sessions", params={"is_org": True, "limit": 100}, headers={"X-TT-ORG": admin}), "/v2/sessions")
+    v.check(c.get("/v2/analytics"), "/v2/analytics")
+    v.check(c.get("/v2/analytics", params={"start_date": "2026-01-01T00:00:00", "end_date": "2026-05-15"}),
+            "/v2/analytics")
+    v.check(c.get("/v2/analytics", params={"is_org_wide": True}, headers={"X-TT-ORG": admin}), "/v2/analytics")
+    v.check(c.get("/v2/analytics", params={"is_org_wide": True, "start_date": "2026-04-01"},
+                  headers={"X-TT-ORG": admin}), "/v2/analytics")
+    v.check(c.get("/v2/analytics", params={"start_date": "soon"}), "/v2/analytics", 422)
+    # imports: a transcript, a recording (simulated transcript), validation
+    imported = v.check(c.post("/v2/session", json={"scenario_id": scenario_id, "transcript": GOOD_TRANSCRIPT,
+                                                   "user_email": "imp@example.com", "metadata": {"team": "Blue"},
+                                                   "user_metadata": {"team": "Blue", "level": 2}}), "/v2/session")
+    v.check(c.post("/v2/session", json={"scenario_id": scenario_id, "recording_url": "https://rec.example/a.mp3"}),
+            "/v2/session")
+    v.check(c.post("/v2/session", json={"transcript": GOOD_TRANSCRIPT}), "/v2/session", 422)
+    v.check(c.get(f"/sessions/{imported['session_id']}"), "/sessions/{session_id}")
+    box.advance(box.processing_time)
+    v.check(c.get(f"/sessions/{imported['session_id']}"), "/sessions/{session_id}")
+    v.check(c.get("/v2/sessions", params={"meta_$gte_level": 2}), "/v2/sessions")
 
 
 def test_the_validator_really_rejects_wrong_shapes():
@@ -154,10 +209,18 @@ def test_the_validator_really_rejects_wrong_shapes():
                                                "status": "in_progress"}],
                                  "page_meta": {"page": 1, "limit": 1, "total": 1, "total_pages": 1,
                                                "has_next": False, "has_prev": False}})  # "in_progress" is not spec
+    assert not validator_for("/v2/organizations", "GET", 200).is_valid([{"id": "x", "name": "n", "slug": "s",
+                                                                         "role": 25}])
+    assert not validator_for("/v2/session", "POST", 200).is_valid({"session_id": "x"})
+    analytics = validator_for("/v2/analytics", "GET", 200)
+    assert not analytics.is_valid({"scenarios": [{"name": "n"}]})
+    assert not analytics.is_valid({"scenarios": [], "org_dashboard": {"summary": {}, "usage_by_member": [],
+                                                                      "time_series": []}})
 
 
-def test_spec_dialect_sends_no_undeclared_fields_but_the_few_documented_extras():
-    box = Sandbox(seed=0, dialect="spec")
+@pytest.mark.parametrize("profile", ["current", "brief"])
+def test_spec_dialect_sends_no_undeclared_fields_but_the_few_documented_extras(profile):
+    box = Sandbox(seed=0, dialect="spec", profile=profile)
     with httpx.Client(transport=box.transport(), base_url=box.base_url) as c:
         summary = c.get("/scenarios").json()["scenarios"][0]
         assert set(summary) - declared("PublicScenarioResponse") == {"created_at", "updated_at"}
@@ -165,9 +228,11 @@ def test_spec_dialect_sends_no_undeclared_fields_but_the_few_documented_extras()
         assert set(detail) - declared("PublicScenarioDetailResponse") == set()
         created = c.post("/scenarios", json={"name": "n", "ai_instructions": "i"}).json()
         assert set(created) - declared("PublicScenarioResponse") == set()
-        listed = c.get("/sessions", params={"limit": 50}).json()["sessions"]
+        listed = c.get("/v2/sessions" if profile == "current" else "/sessions", params={"limit": 50}).json()["sessions"]
+        removed = {"duration_minutes", "evaluation_score", "evaluation_note", "report_card", "report_card_topics"}
         for s in listed:
             assert set(s) - declared("PublicSessionResponse") == set()
+            assert (removed <= set(s)) if profile == "brief" else not (removed & set(s))
             if s["evaluation_results"]:
                 assert set(s["evaluation_results"]) == declared("EvaluationResults")
                 assert set(s["improvement_results"]) == declared("ImprovementResults")
@@ -179,3 +244,10 @@ def test_spec_dialect_sends_no_undeclared_fields_but_the_few_documented_extras()
         sat = c.post("/scenario-access-token", json={"scenario_id": summary["id"]}).json()
         assert set(sat) == declared("SATResponse")
         assert set(c.get("/balance").json()) == declared("PublicWalletResponse")
+        if profile == "current":
+            assert all(set(o) == declared("PublicOrgItem") for o in c.get("/v2/organizations").json())
+            analytics = c.get("/v2/analytics", params={"is_org_wide": True},
+                              headers={"X-TT-ORG": box.state.organizations[0].id}).json()
+            assert set(analytics) == declared("UnifiedAnalyticsResponse")
+            assert set(analytics["scenarios"][0]) == declared("ScenarioStatsResponse")
+            assert set(analytics["member_usage"]["members"][0]) == declared("OrgMemberStats")

@@ -19,6 +19,12 @@ def dialect(request):
     return request.param
 
 
+@pytest.fixture(params=[("brief", "/sessions"), ("current", "/v2/sessions")], ids=["v1-brief", "v2-current"])
+def listing(request):
+    """(profile, path) of the session list: v1 in the brief's service, v2 in today's."""
+    return request.param
+
+
 def error_text(response, dialect):
     body = response.json()
     if dialect == "spec":
@@ -139,22 +145,23 @@ def test_bad_json_and_missing_body(connect, dialect):
         assert c.post("/sessions/analyze", json={}).json()["error"].startswith("Invalid request: session_id")
 
 
-def test_list_sessions_pagination_and_meta(connect, dialect):
-    _, c = connect(dialect=dialect)
-    body = c.get("/sessions", params={"limit": 200, "page": 2}).json()
+def test_list_sessions_pagination_and_meta(connect, dialect, listing):
+    profile, path = listing
+    _, c = connect(dialect=dialect, profile=profile)
+    body = c.get(path, params={"limit": 200, "page": 2}).json()
     assert set(body) == {"sessions", "page_meta"}
     assert body["page_meta"] == {"page": 2, "limit": 200, "total": 520, "total_pages": 3, "has_next": True,
                                  "has_prev": True}
     assert len(body["sessions"]) == 200
-    default = c.get("/sessions").json()
+    default = c.get(path).json()
     assert default["page_meta"]["limit"] == 50 and default["page_meta"]["has_prev"] is False
-    last = c.get("/sessions", params={"limit": 200, "page": 3}).json()
+    last = c.get(path, params={"limit": 200, "page": 3}).json()
     assert len(last["sessions"]) == 120 and last["page_meta"]["has_next"] is False
-    beyond = c.get("/sessions", params={"limit": 200, "page": 9}).json()
+    beyond = c.get(path, params={"limit": 200, "page": 9}).json()
     assert beyond["sessions"] == [] and beyond["page_meta"]["total"] == 520
-    created = [parse_ts(s["created_at"]) for s in c.get("/sessions", params={"limit": 500}).json()["sessions"]]
+    created = [parse_ts(s["created_at"]) for s in c.get(path, params={"limit": 500}).json()["sessions"]]
     assert created == sorted(created, reverse=True)
-    statuses = Counter(s["status"] for s in c.get("/sessions", params={"limit": 500}).json()["sessions"])
+    statuses = Counter(s["status"] for s in c.get(path, params={"limit": 500}).json()["sessions"])
     running = "active" if dialect == "spec" else "in_progress"
     assert statuses[running] == 3 and statuses["completed"] > 400 and statuses["terminated"] > 0
 
@@ -165,15 +172,16 @@ def test_list_sessions_pagination_and_meta(connect, dialect):
     ({"limit": "ten"}, ["query", "limit"], "int_parsing"),
     ({"page": 0}, ["query", "page"], "greater_than_equal"),
 ])
-def test_list_sessions_validation(connect, dialect, params, loc, kind):
-    _, c = connect(dialect=dialect)
-    items = validation_items(c.get("/sessions", params=params), dialect)
+def test_list_sessions_validation(connect, dialect, listing, params, loc, kind):
+    profile, path = listing
+    _, c = connect(dialect=dialect, profile=profile)
+    items = validation_items(c.get(path, params=params), dialect)
     assert items[0]["loc"] == loc and items[0]["type"] == kind
     assert items[0]["input"] == str(next(iter(params.values())))  # the query string as sent
 
 
-def test_list_sessions_filters(connect, dialect):
-    _, c = connect(dialect=dialect)
+def test_v1_list_sessions_filters(connect, dialect):
+    _, c = connect(dialect=dialect, profile="brief")
     everything = [s for page in (1, 2) for s in c.get("/sessions", params={"limit": 500, "page": page}).json()["sessions"]]
     assert len(everything) == 520
     scen = everything[0]["scenario_id"]
@@ -185,26 +193,27 @@ def test_list_sessions_filters(connect, dialect):
     assert len(two) == sum(s["user_email"] in emails for s in everything)
 
 
-def test_date_only_upper_bound_means_end_of_day(connect, dialect):
-    box, c = connect(dialect=dialect)
+def test_date_only_upper_bound_means_end_of_day(connect, dialect, listing):
+    profile, path = listing
+    box, c = connect(dialect=dialect, profile=profile)
     target = sorted(box.state.sessions.values(), key=lambda s: s.updated_at)[200]
     day = target.updated_at.date().isoformat()
     same_day = [s for s in box.state.sessions.values() if s.updated_at.date().isoformat() == day]
-    r = c.get("/sessions", params={"from_date": day, "to_date": day, "limit": 500}).json()
+    r = c.get(path, params={"from_date": day, "to_date": day, "limit": 500}).json()
     assert r["page_meta"]["total"] == len(same_day) > 0
     assert target.id in {s["id"] for s in r["sessions"]}
-    up_to = c.get("/sessions", params={"to_date": day, "limit": 500}).json()["page_meta"]["total"]
+    up_to = c.get(path, params={"to_date": day, "limit": 500}).json()["page_meta"]["total"]
     assert up_to == sum(s.updated_at.date().isoformat() <= day for s in box.state.sessions.values())
     stamp = target.updated_at.strftime("%Y-%m-%dT%H:%M:%S.%f")
-    exact = c.get("/sessions", params={"from_date": stamp, "to_date": stamp + "Z", "limit": 500}).json()
+    exact = c.get(path, params={"from_date": stamp, "to_date": stamp + "Z", "limit": 500}).json()
     assert target.id in {s["id"] for s in exact["sessions"]}
-    r = c.get("/sessions", params={"from_date": "last week"})
+    r = c.get(path, params={"from_date": "last week"})
     assert r.status_code == 400 and "from_date" in error_text(r, dialect)
 
 
 def test_get_session_detail(connect, dialect):
     _, c = connect(dialect=dialect)
-    summary = next(s for s in c.get("/sessions", params={"limit": 100}).json()["sessions"]
+    summary = next(s for s in c.get("/v2/sessions", params={"limit": 100}).json()["sessions"]
                    if s["evaluation_results"])
     detail = c.get(f"/sessions/{summary['id']}").json()
     assert detail["_id"] == summary["id"] and "id" not in detail
@@ -273,15 +282,15 @@ def test_complete_route_validation(connect, dialect):
     assert r.status_code == 400 and "terminated" in error_text(r, dialect)
 
 
-def test_v2_list_and_batch(connect, dialect):
-    _, c = connect(dialect=dialect)
-    v1 = c.get("/sessions", params={"limit": 5}).json()
-    assert c.get("/v2/sessions", params={"limit": 5}).json() == v1
-    ids = [s["id"] for s in v1["sessions"]]
+@pytest.mark.parametrize("profile", ["current", "brief"])
+def test_batch_in_both_profiles(connect, dialect, profile):
+    box, c = connect(dialect=dialect, profile=profile)
+    ids = [s.id for s in box.state.list_sessions(limit=5)[0]]
     r = c.get("/v2/sessions/batch", params=[("session_ids", ids[3]), ("session_ids", "nope"),
                                               ("session_ids", ids[0])])
     body = r.json()
     assert [s["id"] for s in body["sessions"]] == [ids[3], ids[0]]
+    assert all(("report_card" in s) == (profile == "brief") for s in body["sessions"])  # removed in current
     assert body["page_meta"] == {"page": 1, "limit": 2, "total": 2, "total_pages": 1, "has_next": False,
                                  "has_prev": False}
     items = validation_items(c.get("/v2/sessions/batch"), dialect)

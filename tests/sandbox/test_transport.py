@@ -65,6 +65,8 @@ async def test_concurrent_async_analyses_charge_once_each():
 def test_query_strings_and_encoded_paths():
     box = Sandbox()
     with make_http(box) as c:
+        assert c.get("/v2/sessions", params={"user_email": "nobody+tag@example.com"}).json()["sessions"] == []
+        box.profile = "brief"
         assert c.get("/sessions", params={"user_email": "nobody+tag@example.com"}).json()["sessions"] == []
         assert c.get("/sessions/a%20b").status_code == 404
         assert "a b" in c.get("/sessions/a%20b").json()["error"]
