@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,8 +61,9 @@ examples:
   ttai-notebook sandbox --sessions 20000 --dialect spec --latency 0.05
   ttai-notebook sandbox --token s3cret      require `Authorization: Bearer s3cret`
 
-Other options of `python -m ttai_notebook.sandbox` pass through unchanged: --jitter, --rate-429,
---retry-after, --rate-5xx, --rate-drop, --concurrency-cap, --read-only-token, --spec-routes-only, --clock.
+Other options of `python -m ttai_notebook.sandbox` pass through unchanged: --profile (current or brief),
+--processing-time, --jitter, --rate-429, --retry-after, --rate-5xx, --rate-drop, --concurrency-cap,
+--read-only-token, --spec-routes-only, --clock.
 
 Point a client at it:  tt.Client(token="sandbox", base_url="http://127.0.0.1:8765/api/public")
 Stop it with Ctrl+C. It listens on 127.0.0.1 only.
@@ -560,7 +562,9 @@ def _cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
         raise CLIError(redact(str(exc), (token,))) from None
     print(f"ttai-notebook verify: {report.target}" + (" (the offline sandbox)" if report.snapshot.get("sandbox") else ""))
     print()
-    print(report.table())
+    # Wrapped to the terminal; one row per line when piped (easy to grep, paste or diff).
+    width = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else None
+    print(report.table(width))
     if report.differences:
         print()
         print(f"Differences from {args.compare}:")

@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import json
 import re
+import textwrap
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -129,7 +130,7 @@ def merge_shapes(a: Shape, b: Shape) -> Shape:
     Examples
     --------
     >>> merge_shapes(shape_of({"a": 1}), shape_of({"a": None, "b": "x"}))
-    {'object': {'a': {'number': None, 'null': None}, 'b': {'string': None}}}
+    {'object': {'a': {'null': None, 'number': None}, 'b': {'string': None}}}
     """
     out: Shape = {}
     for kind in sorted(set(a) | set(b)):
@@ -429,8 +430,11 @@ class Check:
     detail: str = ""
 
 
-def format_table(checks: Sequence[Check]) -> str:
+def format_table(checks: Sequence[Check], width: int | None = None) -> str:
     """The checks as a plain-text table with the columns check, result, detail.
+
+    ``width`` wraps the detail column so that lines fit (a terminal's width); None never wraps, so the table
+    stays one row per line when piped or pasted.
 
     Examples
     --------
@@ -439,16 +443,26 @@ def format_table(checks: Sequence[Check]) -> str:
     -------  -------  --------
     token    ok       accepted
     v1 list  skipped
+    >>> print(format_table([Check("token", "ok", "accepted by the service")], width=28))
+    check  result   detail
+    -----  -------  -----------
+    token  ok       accepted by
+                    the service
     """
     rows = [("check", "result", "detail")] + [(c.name, c.result, c.detail) for c in checks]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
     widths[1] = max(widths[1], len("skipped"))
-    lines = []
-    for index, row in enumerate(rows):
-        lines.append(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip())
+    indent = widths[0] + widths[1] + 4
+    room = max(12, width - indent) if width else None
+    wrapped = [textwrap.wrap(r[2], room) or [""] if room else [r[2]] for r in rows]
+    detail_width = max(len(line) for lines in wrapped for line in lines)
+    out = []
+    for index, (row, lines) in enumerate(zip(rows, wrapped)):
+        out.append(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {lines[0]}".rstrip())
+        out += [" " * indent + line for line in lines[1:]]
         if index == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+            out.append("  ".join("-" * w for w in (*widths, detail_width)))
+    return "\n".join(out)
 
 
 def spend_decision(count: int, *, assume_yes: bool, interactive: bool) -> Literal["none", "proceed", "ask", "refuse"]:
@@ -486,9 +500,9 @@ class VerifyReport:
         """0 when no check failed, else 1."""
         return 1 if self.failed else 0
 
-    def table(self) -> str:
+    def table(self, width: int | None = None) -> str:
         """The rows as :func:`format_table` prints them."""
-        return format_table(self.checks)
+        return format_table(self.checks, width)
 
     def __getitem__(self, name: str) -> Check:
         for check in self.checks:
@@ -797,8 +811,11 @@ def _check_batch(run: _Run, batch: int) -> None:
         run.add(name, "skipped", "no sessions listed to fetch")
         return
     # Prefer an analysed session among the few fetched, so the analysis fields are looked at too.
-    ordered = sorted(run.sessions, key=lambda s: not s.is_analyzed)
+    ordered = sorted((s for s in run.sessions if s.id), key=lambda s: not s.is_analyzed)
     ids = [s.id for s in ordered[:batch]]
+    if not ids:
+        run.add(name, "skipped", "the listed sessions carry no id to fetch")
+        return
     with run.check(name):
         got = run.client.sessions.get_many(ids)
         fell_back = "sessions.batch" in _missing_routes(run.client)

@@ -50,7 +50,7 @@ def notebook(*cells: dict, metadata: dict | None = None) -> dict:
 # ------------------------------------------------------------------------------------------------------------ help
 
 
-@pytest.mark.parametrize("command", [[], ["lab"], ["sandbox"], ["report"], ["audit"]])
+@pytest.mark.parametrize("command", [[], ["lab"], ["sandbox"], ["report"], ["audit"], ["verify"]])
 def test_help_has_examples(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--help"])
