@@ -51,6 +51,7 @@ __all__ = [
     "decode_json",
     "route_missing",
     "first_text",
+    "parse_http_date",
     "check_url",
     "check_flat_metadata",
     "path_id",
@@ -616,6 +617,21 @@ def list_items(body: Any, key: str) -> list[Any] | None:
             if isinstance(value, list):
                 return value
     return None
+
+
+def parse_http_date(value: str | None) -> dt.datetime | None:
+    """An HTTP ``Date`` header as an aware UTC datetime (None when absent or unreadable).
+
+    >>> parse_http_date("Tue, 08 Dec 2026 02:08:54 GMT").isoformat()
+    '2026-12-08T02:08:54+00:00'
+    """
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 def first_text(body: Mapping[str, Any], *keys: str) -> str | None:

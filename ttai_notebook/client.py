@@ -7,6 +7,7 @@ lines of its own I/O. Decisions (retries, errors, validation, paging) live in ``
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import sys
@@ -41,7 +42,7 @@ from ._http import (
     require_id,
     require_text,
 )
-from ._pagination import PagePlan, PageRequest, SessionQuery, check_paging, parse_page, prefetch_workers
+from ._pagination import Page, PagePlan, PageRequest, SessionQuery, check_paging, parse_page, prefetch_workers
 from .config import NO_TOKEN_MESSAGE, ClientConfig, Secret
 from .errors import (
     APIError,
@@ -183,6 +184,7 @@ class _Call:
     timeout: float | None = None
     max_retries: int | None = None
     scoped: bool = True  # carries X-TT-ORG (listing the organisations themselves must not)
+    with_date: bool = False  # answer (body, the response's Date header as an aware datetime or None)
 
 
 @dataclass(frozen=True)
@@ -331,7 +333,8 @@ class _Core:
         if not self.served_sandbox and response.headers.get("server") == _SANDBOX_SERVER:
             self.served_sandbox = True
         if 200 <= status < 300:
-            return _Done(_http.decode_json(response, secrets=self.secrets))
+            body = _http.decode_json(response, secrets=self.secrets)
+            return _Done((body, _http.parse_http_date(response.headers.get("date"))) if attempt.call.with_date else body)
         self.stats._count_error(status)
         error = _http.error_from_response(response, secrets=self.secrets)
         call = attempt.call
@@ -487,6 +490,7 @@ class _Listing:
         self.page_size = page_size
         self.remaining = max_items
         self.plans: list[PagePlan] = []
+        self.server_time: dt.datetime | None = None
         # Several addresses are listed separately; a session seen under one is not yielded twice.
         self.seen: set[str] | None = set() if len(query.legs) > 1 else None
 
@@ -510,7 +514,16 @@ class _Listing:
 
     def call(self, leg: _Leg, request: PageRequest, timeout: float | None, max_retries: int | None) -> _Call:
         params = {**leg.params, "page": request.page, "limit": request.limit}
-        return _Call("GET", leg.path, params=params, timeout=timeout, max_retries=max_retries)
+        # The first page's Date header is the service's clock when the listing began (see server_time).
+        first = request.page == 1 and self.server_time is None
+        return _Call("GET", leg.path, params=params, timeout=timeout, max_retries=max_retries, with_date=first)
+
+    def page(self, call: _Call, answer: Any) -> Page:
+        if call.with_date:
+            answer, date = answer
+            if self.server_time is None:
+                self.server_time = date
+        return parse_page(answer)
 
     def falls_back(self, leg: _Leg, error: APIError) -> bool:
         """True when the v2 list route is absent here (404/405 for the route): use v1 from now on."""
@@ -1593,12 +1606,22 @@ class SessionIterator(Iterator[Session]):
         """Pages received so far."""
         return self._listing.pages
 
+    @property
+    def server_time(self) -> dt.datetime | None:
+        """The service's clock when the listing began (its first answer's ``Date`` header), or None.
+
+        Session lists carry no ``updated_at``, so an incremental sync takes its next ``updated_since`` from
+        here (minus a small overlap): the service's clock, not this machine's.
+        """
+        return self._listing.server_time
+
     def __repr__(self) -> str:
         listing = self._listing
         return f"<SessionIterator filters={listing.query.describe()} yielded={listing.yielded} pages={listing.pages}>"
 
     def _fetch(self, leg: _Leg, request: PageRequest) -> Any:
-        return parse_page(self._client._send(self._listing.call(leg, request, self._timeout, self._max_retries)))
+        call = self._listing.call(leg, request, self._timeout, self._max_retries)
+        return self._listing.page(call, self._client._send(call))
 
     def _run(self) -> Iterator[Session]:
         listing = self._listing
@@ -2112,6 +2135,15 @@ class AsyncSessionIterator(AsyncIterator[Session]):
         """Pages received so far."""
         return self._listing.pages
 
+    @property
+    def server_time(self) -> dt.datetime | None:
+        """The service's clock when the listing began (its first answer's ``Date`` header), or None.
+
+        Session lists carry no ``updated_at``, so an incremental sync takes its next ``updated_since`` from
+        here (minus a small overlap): the service's clock, not this machine's.
+        """
+        return self._listing.server_time
+
     def __repr__(self) -> str:
         listing = self._listing
         return (
@@ -2121,7 +2153,7 @@ class AsyncSessionIterator(AsyncIterator[Session]):
 
     async def _fetch(self, leg: _Leg, request: PageRequest) -> Any:
         call = self._listing.call(leg, request, self._timeout, self._max_retries)
-        return parse_page(await self._client._send(call))
+        return self._listing.page(call, await self._client._send(call))
 
     async def _run(self) -> AsyncIterator[Session]:
         listing = self._listing
