@@ -24,10 +24,11 @@ BENCHMARKS = {
     "5": ("execute the curated notebooks", "b5_notebooks"),
     "6": ("sandbox server throughput", "b6_server"),
     "7": ("Store write + read back", "b7_store"),
+    "8": ("store.sync after 1% changed vs a full listing", "b8_sync"),
 }
 # Benchmark 2's server builds and warms 20 000 sessions (~15 s of one core) while 4, 3 and 7 run on the other:
 # those three are ratios of alternated runs, so both of their sides see the same neighbour.
-SCHEDULE = ("4", "3", "7", "2", "1", "6", "5")
+SCHEDULE = ("4", "3", "7", "2", "1", "6", "5", "8")
 SCALING = ("1", "3")
 BUDGET = 180.0
 
