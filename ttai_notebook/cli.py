@@ -559,7 +559,7 @@ def _cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
             page=args.page,
         )
     except (TTAIError, ValueError) as exc:
-        raise CLIError(redact(str(exc), (token,))) from None
+        raise CLIError(redact(str(exc), _masked(token))) from None
     print(f"ttai-notebook verify: {report.target}" + (" (the offline sandbox)" if report.snapshot.get("sandbox") else ""))
     print()
     # Wrapped to the terminal; one row per line when piped (easy to grep, paste or diff).
@@ -569,7 +569,7 @@ def _cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
         print()
         print(f"Differences from {args.compare}:")
         for difference in report.differences:
-            print(f"  {redact(str(difference), (token,))}")
+            print(f"  {redact(str(difference), _masked(token))}")
     counts = {r: sum(c.result == r for c in report.checks) for r in ("ok", "warn", "fail", "skipped")}
     print()
     print(", ".join(f"{n} {r}" for r, n in counts.items()))
@@ -580,6 +580,13 @@ def _cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
             raise CLIError(f"cannot write {args.snapshot}: {exc.strerror or exc}") from None
         print(f"Wrote the shape snapshot {path} (keys and value types only: no values, no token).", file=sys.stderr)
     return report.exit_code
+
+
+def _masked(token: str) -> tuple[str, ...]:
+    """The token to mask in printed text; a test token of a few characters is not (it would garble the words)."""
+    from .verify import MIN_SECRET
+
+    return (token,) if len(token) >= MIN_SECRET else ()
 
 
 def _count(text: str) -> int:

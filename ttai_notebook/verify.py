@@ -39,10 +39,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DOCUMENTED_KEYS",
+    "MIN_SECRET",
     "MODEL_KEYS",
     "SCRATCH_PREFIX",
     "SNAPSHOT_FORMAT",
     "Check",
+    "FieldReport",
+    "RecordingTransport",
     "ShapeDifference",
     "VerifyReport",
     "compare_shapes",
@@ -51,6 +54,7 @@ __all__ = [
     "format_table",
     "load_snapshot",
     "merge_shapes",
+    "route_of",
     "shape_of",
     "spend_decision",
     "verify",
@@ -63,6 +67,8 @@ RESULTS: tuple[Result, ...] = ("ok", "warn", "fail", "skipped")
 SNAPSHOT_FORMAT = "ttai-notebook shape snapshot 1"
 #: Name prefix of the scenario ``--write`` creates (and deletes); a timestamp follows.
 SCRATCH_PREFIX = "ttai-notebook verify scratch"
+#: Shorter tokens are not masked in the output (see ``verify``): no real token is this short.
+MIN_SECRET = 8
 #: What the sandbox charges per analysis; the live service's price is its own (see your plan).
 SANDBOX_MINUTES_PER_ANALYSIS = 1
 
@@ -966,7 +972,8 @@ def verify(
                     transport=RecordingTransport(inner, recorder))
     recorder.base_path = urlsplit(client.base_url).path
     secret = client.config.token
-    secrets = (secret.get_secret_value(),) if secret is not None else ()
+    # Masking a very short "token" (a sandbox's "t") would garble every word; a real token is far longer.
+    secrets = tuple(v for v in ([secret.get_secret_value()] if secret is not None else []) if len(v) >= MIN_SECRET)
     run = _Run(client, recorder, secrets)
     started = clock()
     try:
@@ -1019,11 +1026,13 @@ def _default_transport() -> httpx.BaseTransport:
     return deadline_transport()
 
 
-def _scrub(snapshot: dict[str, Any], secrets: Sequence[str]) -> dict[str, Any]:
-    """The snapshot with any secret removed: keys are the service's, so in principle one could echo the token."""
-    text = json.dumps(snapshot, sort_keys=True)
-    if not any(s and s in text for s in secrets):
-        return snapshot
-    return json.loads(redact(text, secrets))
-
-
+def _scrub(value: Any, secrets: Sequence[str]) -> Any:
+    """``value`` with every secret masked in its keys and strings (keys are the service's: one could echo the
+    token). Walked rather than redacted as JSON text, so masking can never break the document."""
+    if isinstance(value, Mapping):
+        return {_scrub(k, secrets): _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    if isinstance(value, str):
+        return redact(value, secrets)
+    return value

@@ -426,3 +426,15 @@ def test_cli_compare_refuses_a_file_that_is_not_a_snapshot(tmp_path: Path, monke
     (tmp_path / "x.json").write_text("[]", encoding="utf-8")
     assert main(["verify", "--compare", str(tmp_path / "x.json")]) == 1
     assert "not a shape snapshot" in capsys.readouterr().err
+
+
+def test_a_very_short_test_token_does_not_garble_the_output(tmp_path: Path) -> None:
+    box = Sandbox(token="t", processing_time=0)
+    with box.serve() as server:
+        report = verify(token="t", base_url=server.base_url)
+    assert report["token"].detail == "accepted (API token is valid)"
+    assert report.snapshot["checks"]["token"]["POST /test"]["status"] == [200]
+    path = tmp_path / "s.json"
+    from ttai_notebook.verify import write_snapshot
+
+    assert load_snapshot(write_snapshot(report.snapshot, path))["checks"] == report.snapshot["checks"]
