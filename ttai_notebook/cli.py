@@ -558,6 +558,9 @@ def _cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
             compare=baseline,
             page=args.page,
         )
+    except KeyboardInterrupt:
+        print("verify interrupted; nothing more is sent.", file=sys.stderr)
+        return 130
     except (TTAIError, ValueError) as exc:
         raise CLIError(redact(str(exc), _masked(token))) from None
     print(f"ttai-notebook verify: {report.target}" + (" (the offline sandbox)" if report.snapshot.get("sandbox") else ""))

@@ -642,13 +642,6 @@ def _decode(response: httpx.Response) -> tuple[bool, Any]:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _missing_routes(client: Any) -> set[str]:
-    routes = getattr(client, "missing_routes", None)
-    if routes is None:  # a client from before ``missing_routes`` was public
-        routes = getattr(getattr(client, "_core", None), "missing_routes", ())
-    return set(routes)
-
-
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, TTAIError):
         return str(exc)
@@ -664,13 +657,6 @@ def _minutes(value: float | None) -> str:
 def _role_text(org: Any) -> str:
     role = getattr(org, "role", None)
     return role if isinstance(role, str) and role else "unknown"
-
-
-def _org_matches(org: Any, key: str) -> bool:
-    matches = getattr(org, "matches", None)
-    if callable(matches):
-        return bool(matches(key))
-    return key.strip().casefold() in {str(getattr(org, a, "") or "").casefold() for a in ("id", "slug", "name")}
 
 
 class _Run:
@@ -731,9 +717,8 @@ def _session_objects(body: Any) -> list[Any]:
     return []
 
 
-def _ok_bodies(run: _Run, name: str, route_prefix: str | None = None) -> list[Any]:
-    return [body for route, status, body in run.bodies(name)
-            if 200 <= status < 300 and (route_prefix is None or route.startswith(route_prefix))]
+def _ok_bodies(run: _Run, name: str) -> list[Any]:
+    return [body for _route, status, body in run.bodies(name) if 200 <= status < 300]
 
 
 def _check_token(run: _Run) -> None:
@@ -755,13 +740,9 @@ def _check_balance(run: _Run) -> None:
 
 def _check_organizations(run: _Run, org: str | None) -> None:
     name = "organisations"
-    orgs_api = getattr(run.client, "organizations", None)
-    if orgs_api is None:
-        run.add(name, "skipped", "this toolkit's client has no organisations API")
-        return
     with run.check(name):
         try:
-            orgs = orgs_api.list()
+            orgs = run.client.organizations.list()
         except NotSupportedError:
             run.add(name, "warn", "the service has no GET /v2/organizations (the brief's API): "
                                   "an organisation is chosen by id only (X-TT-ORG)")
@@ -775,7 +756,7 @@ def _check_organizations(run: _Run, org: str | None) -> None:
         roles = ", ".join(sorted(_role_text(o) for o in orgs)) or "none"
         detail = f"{len(orgs)} organisation{'s' if len(orgs) != 1 else ''} (roles: {roles})"
         if org:
-            match = [o for o in orgs if _org_matches(o, org)]
+            match = [o for o in orgs if o.matches(org)]
             if not match:
                 run.add(name, "fail", f"--org {org!r} matches none of your organisations; {detail}")
                 return
@@ -801,7 +782,7 @@ def _check_sessions(run: _Run, page: int) -> None:
         run.sessions = sessions
         analysed = sum(1 for s in sessions if s.is_analyzed)
         routes = [r for r, status, _ in run.bodies(name)]
-        fell_back = "sessions.list_v2" in _missing_routes(run.client) or not any("/v2/sessions" in r for r in routes)
+        fell_back = "sessions.list_v2" in run.client.missing_routes or not any("/v2/sessions" in r for r in routes)
         counts = f"{len(sessions)} session{'s' if len(sessions) != 1 else ''} ({analysed} analysed)"
         if fell_back:
             run.add(name, "warn", f"{counts} through the v1 GET /sessions: the service has no GET /v2/sessions")
@@ -824,7 +805,7 @@ def _check_batch(run: _Run, batch: int) -> None:
         return
     with run.check(name):
         got = run.client.sessions.get_many(ids)
-        fell_back = "sessions.batch" in _missing_routes(run.client)
+        fell_back = "sessions.batch" in run.client.missing_routes
         counts = f"{len(got)} of {len(ids)} returned"
         if len(got) != len(ids):
             run.add(name, "fail", f"{counts}: ids just listed were not found")

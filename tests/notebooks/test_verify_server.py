@@ -127,6 +127,13 @@ def test_org_scope_by_slug_and_an_unknown_org() -> None:
     assert any("no-such-org" in c.detail for c in wrong.failed), wrong.table()
 
 
+def test_org_scope_where_the_service_has_no_organisations_route() -> None:
+    with served("brief") as (_box, base_url):
+        report = run(base_url, org="northwind-demo")
+    assert report["organisations"].result == "warn" and "X-TT-ORG" in report["organisations"].detail
+    assert report.exit_code == 0
+
+
 # ---------------------------------------------------------------------------------------------- write and spend
 
 
@@ -150,10 +157,11 @@ def test_write_where_delete_is_not_a_route_says_how_to_remove_it() -> None:
     assert report.exit_code == 0
 
 
+@pytest.mark.parametrize("dialect", ["documented", "spec"])
 @pytest.mark.parametrize("profile", ["current", "brief"])
-def test_spend_states_the_cost_asks_and_charges_n(profile: str) -> None:
+def test_spend_states_the_cost_asks_and_charges_n(profile: str, dialect: str) -> None:
     asked: list[str] = []
-    with served(profile) as (box, base_url):
+    with served(profile, dialect) as (box, base_url):
         before = box.summary()["available_minutes"]
         report = run(base_url, spend=2, confirm=lambda text: asked.append(text) or True)
         after = box.summary()["available_minutes"]
