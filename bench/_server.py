@@ -30,13 +30,23 @@ class ServerProcess:
     list_completed : int
         Report the ids of up to this many completed sessions at start-up (:attr:`completed_ids`), read from
         the child's state directly: listing them over HTTP would compute every analysis on the way.
+    unanalysed : bool
+        Clear the analysis of the sessions reported in :attr:`completed_ids`, so that each needs one (as
+        sessions just finished do): ``analyze_many`` then triggers every one of them, without ``force``.
+    profile : {"current", "brief"}
+        The sandbox profile: today's service (post-process in the background) or the brief's (v1 routes,
+        synchronous analyse).
+    processing_time : float, optional
+        Seconds a background analysis takes (profile "current"); default the sandbox's.
     **faults
         ``latency``, ``concurrency_cap``, ... as :class:`~ttai_notebook.sandbox.Sandbox` takes them.
     """
 
     def __init__(self, *, sessions: int | None = None, seed: int = 0, warm: bool = False,
-                 list_completed: int = 0, **faults: Any) -> None:
+                 list_completed: int = 0, unanalysed: bool = False, profile: str = "current",
+                 processing_time: float | None = None, **faults: Any) -> None:
         self.options = {"sessions": sessions, "seed": seed, "warm": warm, "list_completed": list_completed,
+                        "unanalysed": unanalysed, "profile": profile, "processing_time": processing_time,
                         "faults": faults}
         self.proc: subprocess.Popen[str] | None = None
         self.base_url = ""
@@ -115,12 +125,16 @@ class ServerProcess:
 def main(argv: Sequence[str] | None = None) -> int:
     """Child side: build the sandbox, optionally warm it, serve, print one JSON line, wait for stdin EOF."""
     parser = argparse.ArgumentParser(prog="python -m bench._server")
-    parser.add_argument("options", help="JSON: {sessions, seed, warm, list_completed, faults}")
+    parser.add_argument("options", help="JSON: {sessions, seed, warm, list_completed, unanalysed, profile, "
+                                        "processing_time, faults}")
     options = json.loads(parser.parse_args(argv).options)
     from ttai_notebook.sandbox import Sandbox
 
     started = time.perf_counter()
-    sandbox = Sandbox(seed=options["seed"], sessions=options["sessions"], **options["faults"])
+    extra: dict[str, Any] = {"profile": options.get("profile", "current")}
+    if options.get("processing_time") is not None:
+        extra["processing_time"] = options["processing_time"]
+    sandbox = Sandbox(seed=options["seed"], sessions=options["sessions"], **extra, **options["faults"])
     built = time.perf_counter() - started
     if options["warm"]:
         # Reaches into the sandbox's state on purpose: results are computed once and cached per record.
@@ -128,10 +142,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             record.results()
             record.get_transcript()
     warmed = time.perf_counter() - started - built
-    completed = [r.id for r in sandbox.state.sessions.values() if r.status == "completed"]
+    records = [r for r in sandbox.state.sessions.values() if r.status == "completed"][: options["list_completed"]]
+    if options.get("unanalysed"):
+        # Reaches into the state on purpose: sessions just finished, not analysed yet (the demo has few).
+        for record in records:
+            record.analyzed, record.evaluation, record.improvement = False, None, None
+    completed = [r.id for r in records]
     server = sandbox.serve(port=0)
     print(json.dumps({"base_url": server.base_url, "build_s": built, "warm_s": warmed, "pid": os.getpid(),
-                      "completed_ids": completed[: options["list_completed"]]}),
+                      "completed_ids": completed}),
           flush=True)
     try:
         sys.stdin.read()  # EOF: the parent is done (or died)

@@ -1,6 +1,12 @@
 """Many calls at once: ``analyze_many`` and ``fetch_many`` with bounded concurrency, an optional rate limit,
 adaptive slow-down on 429 (AIMD), a progress bar, and results written to a :class:`~ttai_notebook.store.Store`
 as they arrive, so an interrupted run resumes where it stopped.
+
+``analyze_many`` speaks the service as it is today (API.md §6): one batch read of the sessions first (what is
+already analysed is not triggered), then ``post-process`` triggers with bounded concurrency, and the results
+collected by batched polls (``GET /v2/sessions/batch``, 100 ids a request). A trigger is a *charging* request:
+after an ambiguous failure the run polls before deciding and never triggers the same session twice. Where the
+service has no post-process route, the whole run uses the brief's synchronous ``POST /sessions/analyze``.
 """
 
 from __future__ import annotations
@@ -29,11 +35,15 @@ from .errors import (
     APIConnectionError,
     AuthenticationError,
     NotFoundError,
+    NotSupportedError,
     OutcomeUnknownError,
+    PermissionDeniedError,
     RateLimitError,
     ServerError,
     ValidationError,
+    WaitTimeoutError,
 )
+from .client import has_new_results
 from .models import Analysis, Session
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,6 +94,12 @@ class BulkResult:
         Session id → the exception that item ended with (the others are unaffected).
     skipped : list of str
         Ids not requested because the store already had them.
+    outcome_unknown : dict
+        Session id → the error of a trigger whose outcome stays unknown (``analyze_many`` only): the
+        request failed ambiguously (5xx, lost response) and either no results appeared within the wait
+        timeout, or the session already had results (a forced re-run), so new ones could not be told
+        apart. These were deliberately not triggered again (it could charge twice): check them later
+        with ``client.sessions.get(id)``.
     remaining : list of str
         Ids never finished because the run was interrupted (pass them to a new run, or just rerun
         with the same store: finished ids are skipped).
@@ -108,11 +124,12 @@ class BulkResult:
     stats: dict[str, Any] = dataclasses.field(default_factory=dict)
     store_errors: dict[str, BaseException] = dataclasses.field(default_factory=dict)
     kind: str = "analyze"
+    outcome_unknown: dict[str, BaseException] = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed and the run was not interrupted."""
-        return not self.failed and not self.interrupted and not self.store_errors
+        """True when every item succeeded (or was skipped) and the run was not interrupted."""
+        return not self.failed and not self.outcome_unknown and not self.interrupted and not self.store_errors
 
     @property
     def failed_ids(self) -> list[str]:
@@ -121,6 +138,8 @@ class BulkResult:
 
     def _summary(self) -> str:
         parts = [f"{len(self.succeeded)} succeeded", f"{len(self.failed)} failed", f"{len(self.skipped)} skipped"]
+        if self.outcome_unknown:
+            parts.append(f"{len(self.outcome_unknown)} outcome unknown")
         if self.remaining:
             parts.append(f"{len(self.remaining)} not done")
         if self.store_errors:
@@ -129,41 +148,56 @@ class BulkResult:
 
     def __repr__(self) -> str:
         flag = ", interrupted" if self.interrupted else ""
+        unknown = f", outcome_unknown={len(self.outcome_unknown)}" if self.kind == "analyze" else ""
         return (
             f"BulkResult({self.kind}: succeeded={len(self.succeeded)}, failed={len(self.failed)}, "
-            f"skipped={len(self.skipped)}{flag}, elapsed={self.elapsed:.2f}s)"
+            f"skipped={len(self.skipped)}{unknown}{flag}, elapsed={self.elapsed:.2f}s)"
         )
 
     def _repr_html_(self) -> str:
         esc = html.escape
         verb = "Analysed" if self.kind == "analyze" else "Fetched"
-        status = "interrupted" if self.interrupted else ("finished" if not self.failed else "finished with failures")
-        rows = [
+        status = (
+            "interrupted"
+            if self.interrupted
+            else ("finished" if not self.failed and not self.outcome_unknown else "finished with failures")
+        )
+        rows: list[tuple[str, Any]] = [
             ("Succeeded", len(self.succeeded)),
             ("Failed", len(self.failed)),
             ("Skipped (already stored)", len(self.skipped)),
         ]
+        if self.kind == "analyze":
+            rows.append(("Outcome unknown (not triggered again)", len(self.outcome_unknown)))
         if self.remaining:
             rows.append(("Not done (interrupted)", len(self.remaining)))
         if self.store_errors:
             rows.append(("Not saved to the store", len(self.store_errors)))
         rows.append(("Elapsed", f"{self.elapsed:.2f} s"))
-        for key in ("requests", "responses_429", "wait_seconds", "peak_in_flight"):
+        for key in ("requests", "triggered", "poll_requests", "responses_429", "wait_seconds", "peak_in_flight"):
             if key in self.stats:
                 rows.append((key.replace("_", " ").capitalize(), self.stats[key]))
         body = "".join(f"<tr><th style='text-align:left'>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>" for k, v in rows)
-        failures = ""
-        if self.failed:
-            items = "".join(
-                f"<li><code>{esc(sid)}</code>: {esc(type(exc).__name__)}: {esc(str(exc)[:200])}</li>"
-                for sid, exc in list(self.failed.items())[:20]
-            )
-            more = f"<li>… and {len(self.failed) - 20} more</li>" if len(self.failed) > 20 else ""
-            failures = f"<details><summary>Failures</summary><ul>{items}{more}</ul></details>"
+        details = _errors_html("Failures", self.failed) + _errors_html(
+            "Outcome unknown (check these later; not triggered again)", self.outcome_unknown
+        )
         return (
             f"<div class='ttai-bulk-result'><strong>{esc(verb)} {len(self.succeeded)} sessions</strong> "
-            f"({esc(status)})<table>{body}</table>{failures}</div>"
+            f"({esc(status)})<table>{body}</table>{details}</div>"
         )
+
+
+def _errors_html(title: str, errors: dict[str, BaseException]) -> str:
+    """A collapsed list of the first 20 errors (escaped), or nothing."""
+    if not errors:
+        return ""
+    esc = html.escape
+    items = "".join(
+        f"<li><code>{esc(sid)}</code>: {esc(type(exc).__name__)}: {esc(str(exc)[:200])}</li>"
+        for sid, exc in list(errors.items())[:20]
+    )
+    more = f"<li>… and {len(errors) - 20} more</li>" if len(errors) > 20 else ""
+    return f"<details><summary>{esc(title)}</summary><ul>{items}{more}</ul></details>"
 
 
 class BulkInterrupted(KeyboardInterrupt):
@@ -176,23 +210,35 @@ class BulkInterrupted(KeyboardInterrupt):
 
     def __init__(self, result: BulkResult) -> None:
         self.result = result
+        running = result.stats.get("still_running") or 0
+        note = (
+            f" {running} triggered analyses are still running on the service: a rerun in this kernel within "
+            "wait_timeout polls for them instead of triggering (and paying for) them again."
+            if running
+            else ""
+        )
         super().__init__(
             f"bulk run interrupted after {result.elapsed:.1f} s: {result._summary()}. "
             "Finished results are saved; run the same call again with the same store to resume "
-            "(the partial BulkResult is this exception's .result)."
+            f"(the partial BulkResult is this exception's .result).{note}"
         )
 
 
 @dataclasses.dataclass(frozen=True)
 class BulkEvent:
-    """One finished item, as passed to a ``progress=`` callable (in the calling thread)."""
+    """One finished item, as passed to a ``progress=`` callable (in the calling thread).
+
+    ``triggered`` is how many analyses this run had triggered (accepted by the service) by then; it is
+    always 0 for ``fetch_many``.
+    """
 
     session_id: str
-    outcome: Literal["succeeded", "failed"]
+    outcome: Literal["succeeded", "failed", "outcome_unknown"]
     value: Any = None
     error: BaseException | None = None
     done: int = 0
     total: int = 0
+    triggered: int = 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -270,6 +316,9 @@ class AIMD:
 
 # Set in the task that sent the request, so the retry sleep right after it can say why it waits.
 _last_status: contextvars.ContextVar[int | None] = contextvars.ContextVar("ttai_bulk_last_status", default=None)
+# Set in a poll's task: its requests go to the head of the queue for a slot. Results of analyses already paid
+# for must not wait behind thousands of triggers (they are what the store and the progress bar show).
+_urgent: contextvars.ContextVar[bool] = contextvars.ContextVar("ttai_bulk_urgent", default=False)
 
 
 class _Limiter:
@@ -323,7 +372,10 @@ class _Limiter:
             self._take()  # may pass queued waiters: see _wake_soon
         else:
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(fut)
+            if _urgent.get():
+                self._waiters.appendleft(fut)
+            else:
+                self._waiters.append(fut)
             try:
                 await fut  # resolved by _wake, which has taken the slot for us
             except asyncio.CancelledError:
@@ -546,12 +598,19 @@ def _async_twin(client: Client | AsyncClient, limiter: _Limiter, workers: int) -
 
 
 class _Progress:
+    """A tqdm bar and/or a callable, fed in the calling thread.
+
+    ``status`` (set by the engine) returns extra postfix parts, e.g. ``["triggered 120 · analysed 80"]``.
+    """
+
     def __init__(self, progress: bool | Callable[[BulkEvent], Any], *, total: int, desc: str) -> None:
         self.callback = progress if callable(progress) else None
         self.total = total
         self.done = 0
         self.failed = 0
+        self.unknown = 0
         self.bar = None
+        self.status: Callable[[], list[str]] = list
         if progress is True and total:
             from tqdm.auto import tqdm  # widget in Jupyter, text in a terminal
 
@@ -562,6 +621,8 @@ class _Progress:
         self.done += 1
         if event.outcome == "failed":
             self.failed += 1
+        elif event.outcome == "outcome_unknown":
+            self.unknown += 1
         if self.bar is not None:
             self.bar.update(1)
         if self.callback is not None:
@@ -570,7 +631,11 @@ class _Progress:
     def tick(self, wait: tuple[float, str] | None) -> None:
         if self.bar is None:
             return
-        parts = [f"{self.failed} failed"] if self.failed else []
+        parts = list(self.status())
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.unknown:
+            parts.append(f"{self.unknown} outcome unknown")
         if wait is not None and wait[0] >= SHOW_WAIT_FROM:
             parts.append(f"waiting {wait[0]:.1f} s ({wait[1]})")
         postfix = ", ".join(parts)
@@ -596,13 +661,17 @@ _Split = Callable[[_Unit, Any], tuple[dict[str, Any], dict[str, BaseException]]]
 
 
 class _Engine:
-    """Runs units on an event loop: a pool of workers, the limiter, store writes on one writer thread."""
+    """Runs units on an event loop: a pool of workers, the limiter, store writes on one writer thread.
+
+    Subclasses replace :meth:`_work` (what the run does with the async twin); the scaffolding around it
+    (stop requests, shielded store writes, closing the twin) is shared.
+    """
 
     def __init__(
         self,
         units: list[_Unit],
-        op: Callable[[AsyncClient, _Unit], Awaitable[Any]],
-        split: _Split,
+        op: Callable[[AsyncClient, _Unit], Awaitable[Any]] | None,
+        split: _Split | None,
         write: Callable[[dict[str, Any]], Any] | None,
         *,
         concurrency: int,
@@ -618,6 +687,7 @@ class _Engine:
         self.emit = emit
         self.succeeded: dict[str, Any] = {}
         self.failed: dict[str, BaseException] = {}
+        self.outcome_unknown: dict[str, BaseException] = {}
         self.store_errors: dict[str, BaseException] = {}
         self.writes = 0
         self.requeues = 0
@@ -626,6 +696,10 @@ class _Engine:
         self._stop_requested = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.interrupted = False
+        self._writer: ThreadPoolExecutor | None = None
+        # Writes whose task was cancelled while they were queued or running: (ids, ok, bad, write).
+        # They are shielded, so they still run; the items count as succeeded only once they have.
+        self._orphaned: list[tuple[_Unit, dict[str, Any], dict[str, BaseException], asyncio.Future[Any]]] = []
 
     def request_stop(self) -> None:
         """Ask the run to stop; callable from any thread, before or during the run."""
@@ -637,83 +711,33 @@ class _Engine:
             except RuntimeError:  # the loop has already closed: the run is over
                 pass
 
+    def n_workers(self) -> int:
+        # Twice the slots in workers: a worker sleeping before a retry holds no slot, and the others
+        # keep the window full meanwhile.
+        return max(1, min(len(self.units), 2 * self.concurrency))
+
+    def progress_status(self) -> list[str]:
+        """Extra parts for the progress bar's postfix (read from the caller's thread)."""
+        return []
+
     async def run(self, client: Client | AsyncClient) -> None:
         self.loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         if self._stop_requested.is_set():  # asked before the loop existed
             self._stop.set()
-        queue_: deque[tuple[_Unit, int]] = deque((u, 0) for u in self.units)
-        # Twice the slots in workers: a worker sleeping before a retry holds no slot, and the others
-        # keep the window full meanwhile.
-        n_workers = max(1, min(len(self.units), 2 * self.concurrency))
-        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ttai-bulk-store") if self.write else None
-        twin = _async_twin(client, self.limiter, n_workers)
-
-        # Writes whose worker was cancelled while they were queued or running: (unit, ok, bad, write).
-        # They are shielded, so they still run; the items count as succeeded only once they have.
-        orphaned: list[tuple[_Unit, dict[str, Any], dict[str, BaseException], asyncio.Future[Any]]] = []
-        config = twin.config
-
-        async def worker() -> None:
-            while queue_:
-                unit, tries = queue_.popleft()
-                try:
-                    value = await self.op(twin, unit)
-                except RateLimitError as exc:
-                    wait = exc.retry_after if exc.retry_after is not None else DEFAULT_PAUSE
-                    if tries < MAX_REQUEUES and wait <= MAX_PAUSE:
-                        # The client would not sleep that long on its own; a bulk run can, visibly.
-                        self.requeues += 1
-                        self.limiter.pause(wait, "429")
-                        queue_.append((unit, tries + 1))
-                        continue
-                    self._settle(unit, {}, dict.fromkeys(unit, exc))
-                except (ServerError, APIConnectionError) as exc:
-                    # Transient, and the client's retries ran out: back off this item only (a burst on
-                    # one request says nothing about the others) and put it back. Never an
-                    # OutcomeUnknownError: repeating the request could create a duplicate.
-                    if tries < MAX_REQUEUES and not isinstance(exc, OutcomeUnknownError):
-                        self.requeues += 1
-                        delay = backoff_delay(
-                            config.max_retries + tries, initial=config.backoff_initial, cap=config.backoff_max
-                        )
-                        reason = "retry after a connection error" if isinstance(exc, APIConnectionError) else (
-                            f"retry after {exc.status_code}" if getattr(exc, "status_code", None) else "retry"
-                        )
-                        await self.limiter.wait(delay, reason)
-                        queue_.append((unit, tries + 1))
-                        continue
-                    self._settle(unit, {}, dict.fromkeys(unit, exc))
-                except Exception as exc:  # one item's failure never stops the others
-                    self._settle(unit, {}, dict.fromkeys(unit, exc))
-                else:
-                    ok, bad = self.split(unit, value)
-                    if ok and writer is not None:
-                        write = self.loop.run_in_executor(writer, self.write, ok)  # type: ignore[union-attr,arg-type]
-                        try:
-                            # Shielded: cancelling the worker must not cancel a write still queued behind
-                            # another on the writer thread; what was paid for is kept.
-                            await asyncio.shield(write)
-                            self.writes += len(ok)
-                        except asyncio.CancelledError:
-                            orphaned.append((unit, ok, bad, write))
-                            raise
-                        except Exception as exc:
-                            self.store_errors.update(dict.fromkeys(ok, exc))
-                    self._settle(unit, ok, bad)
-
-        workers = [asyncio.ensure_future(worker()) for _ in range(n_workers)]
-        everything = asyncio.gather(*workers)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ttai-bulk-store") if self.write else None
+        twin = _async_twin(client, self.limiter, self.n_workers())
+        main = asyncio.ensure_future(self._work(twin))
         stopper = asyncio.ensure_future(self._stop.wait())
         try:
-            await asyncio.wait([stopper, everything], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([stopper, main], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if not everything.done():
+            if not main.done():
                 self.interrupted = True
-            for task in (*workers, stopper):
+            for task in (main, stopper):
                 task.cancel()
-            await asyncio.gather(everything, stopper, return_exceptions=True)
-            for unit, ok, bad, write in orphaned:
+            await asyncio.gather(main, stopper, return_exceptions=True)
+            for unit, ok, bad, write in self._orphaned:
                 # Settled only after the write completed, so whatever is reported succeeded is stored.
                 try:
                     await write
@@ -721,23 +745,100 @@ class _Engine:
                 except Exception as exc:
                     self.store_errors.update(dict.fromkeys(ok, exc))
                 self._settle(unit, ok, bad)
-            if writer is not None:
+            if self._writer is not None:
                 # Writes already handed to the writer thread finish (at most one is running): what was
                 # paid for is kept.
-                writer.shutdown(wait=True)
+                self._writer.shutdown(wait=True)
             self.client_stats = twin.stats.as_dict()
             await twin.aclose()
-        if not self.interrupted and everything.exception() is not None:
-            raise everything.exception()  # a bug, not an item's failure: do not hide it
+        if not self.interrupted and not main.cancelled() and main.exception() is not None:
+            raise main.exception()  # type: ignore[misc]  # a bug, not an item's failure: do not hide it
+
+    async def _work(self, twin: AsyncClient) -> None:
+        """Units through ``op`` on a pool of workers."""
+        assert self.op is not None and self.split is not None
+        op, split = self.op, self.split
+        queue_: deque[_Unit] = deque(self.units)
+
+        async def worker() -> None:
+            while queue_:
+                unit = queue_.popleft()
+                try:
+                    value = await self._call(twin, lambda u=unit: op(twin, u), repeatable=True)
+                except Exception as exc:  # one item's failure never stops the others
+                    self._settle(unit, {}, dict.fromkeys(unit, exc))
+                else:
+                    ok, bad = split(unit, value)
+                    await self._deliver(unit, ok, bad)
+
+        await asyncio.gather(*(worker() for _ in range(self.n_workers())))
+
+    async def _call(self, twin: AsyncClient, call: Callable[[], Awaitable[Any]], *, repeatable: bool) -> Any:
+        """``call()`` with the run's requeue policy on top of the client's own retries.
+
+        A ``RateLimitError`` (the client gave up: Retry-After above its cap, or retries used up) pauses the
+        whole run and tries again, at most :data:`MAX_REQUEUES` times. A 5xx or connection error that
+        outlasted the client's retries backs off this call only (a burst on one request says nothing about
+        the others) and tries again — only when ``repeatable``; a charging request (``repeatable=False``) is
+        tried again only after a connection error the client reports as before sending. Never an
+        :class:`OutcomeUnknownError`: repeating it could create or charge twice.
+        """
+        config = twin.config
+        tries = 0
+        while True:
+            try:
+                return await call()
+            except RateLimitError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else DEFAULT_PAUSE
+                if tries >= MAX_REQUEUES or wait > MAX_PAUSE:
+                    raise
+                # The client would not sleep that long on its own; a bulk run can, visibly.
+                self.requeues += 1
+                self.limiter.pause(wait, "429")
+            except (ServerError, APIConnectionError) as exc:
+                again = repeatable or isinstance(exc, APIConnectionError)
+                if tries >= MAX_REQUEUES or not again:
+                    raise
+                self.requeues += 1
+                delay = backoff_delay(config.max_retries + tries, initial=config.backoff_initial, cap=config.backoff_max)
+                reason = "retry after a connection error" if isinstance(exc, APIConnectionError) else (
+                    f"retry after {exc.status_code}" if getattr(exc, "status_code", None) else "retry"
+                )
+                await self.limiter.wait(delay, reason)
+            tries += 1
+
+    async def _deliver(self, unit: _Unit, ok: dict[str, Any], bad: dict[str, BaseException]) -> None:
+        """Write ``ok`` to the store (shielded from cancellation), then settle the unit."""
+        if ok and self._writer is not None:
+            assert self.loop is not None and self.write is not None
+            write = self.loop.run_in_executor(self._writer, self.write, ok)
+            try:
+                # Shielded: cancelling the task must not cancel a write still queued behind another on
+                # the writer thread; what was paid for is kept.
+                await asyncio.shield(write)
+                self.writes += len(ok)
+            except asyncio.CancelledError:
+                self._orphaned.append((unit, ok, bad, write))
+                raise
+            except Exception as exc:
+                self.store_errors.update(dict.fromkeys(ok, exc))
+        self._settle(unit, ok, bad)
 
     def _settle(self, unit: _Unit, ok: dict[str, Any], bad: dict[str, BaseException]) -> None:
         self.succeeded.update(ok)
         self.failed.update(bad)
         for sid in unit:
             if sid in ok:
-                self.emit(BulkEvent(sid, "succeeded", value=ok[sid]))
+                self.emit(self._event(sid, "succeeded", value=ok[sid]))
             elif sid in bad:
-                self.emit(BulkEvent(sid, "failed", error=bad[sid]))
+                self.emit(self._event(sid, "failed", error=bad[sid]))
+
+    def _settle_unknown(self, sid: str, error: BaseException) -> None:
+        self.outcome_unknown[sid] = error
+        self.emit(self._event(sid, "outcome_unknown", error=error))
+
+    def _event(self, sid: str, outcome: Any, *, value: Any = None, error: BaseException | None = None) -> BulkEvent:
+        return BulkEvent(sid, outcome, value=value, error=error)
 
     def stats(self) -> dict[str, Any]:
         lim = self.limiter
@@ -755,6 +856,469 @@ class _Engine:
             "store_writes": self.writes,
             "client": self.client_stats,
         }
+
+
+# --------------------------------------------------------------------------------------------------
+# Analysis as the service does it today: trigger post-process, poll in batches (pure decisions first)
+# --------------------------------------------------------------------------------------------------
+
+#: Ids per poll request (``GET /v2/sessions/batch`` takes up to 100).
+POLL_BATCH = 100
+#: Adaptive polling: a session still without results is asked again after this share of its age ...
+POLL_STEP_RATIO = 0.25
+#: ... but never sooner than this, nor later than this (seconds).
+POLL_MIN_STEP = 0.5
+POLL_MAX_STEP = 5.0
+#: Least time between two poll rounds: sessions that come due meanwhile share the next round's requests.
+POLL_MIN_GAP = 0.25
+#: A round also takes sessions due within this many seconds, to fill requests that are sent anyway.
+POLL_LOOKAHEAD = 0.5
+
+
+@dataclasses.dataclass
+class _PollSchedule:
+    """When to ask again about a triggered session that has no results yet: pure decisions.
+
+    With a fixed ``interval`` (the caller's ``poll_interval``) every session is polled that often. Without
+    one (the default) the schedule adapts to the service: a session is polled after a quarter of its age
+    (0.5–5 s), so a 3 s analysis is seen within ~0.75 s and a 30 s one costs a handful of polls; and once
+    this run has seen results arrive (``expected``: the shortest trigger-to-results time seen), a session
+    is not polled before it is that old.
+
+    Examples
+    --------
+    >>> s = _PollSchedule()
+    >>> s.next_age(0.0), s.next_age(4.0), s.next_age(60.0)
+    (0.5, 5.0, 65.0)
+    >>> s.learn(3.0)
+    >>> s.next_age(0.5)
+    3.0
+    >>> _PollSchedule(interval=1.0).next_age(7.0)
+    8.0
+    """
+
+    interval: float | None = None
+    expected: float | None = None
+
+    def next_age(self, age: float) -> float:
+        """The age (seconds since its trigger) at which to poll a session not done at ``age``."""
+        if self.interval is not None:
+            return age + self.interval
+        step = min(POLL_MAX_STEP, max(POLL_MIN_STEP, POLL_STEP_RATIO * age))
+        if self.expected is not None and age + step < self.expected:
+            return self.expected  # results are not expected before then: skip the polls in between
+        return age + step
+
+    def learn(self, age: float) -> None:
+        """A session's results were seen ``age`` seconds after its trigger."""
+        if age > 0 and (self.expected is None or age < self.expected):
+            self.expected = age
+
+
+def _poll_round(due: dict[str, float], now: float, *, batch: int = POLL_BATCH,
+               lookahead: float = POLL_LOOKAHEAD) -> list[list[str]]:
+    """The requests of one poll round: id lists of at most ``batch`` ids.
+
+    Every session due by ``now`` is asked about, in ``ceil(due / batch)`` requests; room left in the last
+    request goes to the sessions due next (within ``lookahead``), which cost nothing extra.
+
+    Examples
+    --------
+    >>> _poll_round({"a": 1.0, "b": 5.0, "c": 1.2}, 2.0)
+    [['a', 'c']]
+    >>> [len(r) for r in _poll_round({str(i): float(i) for i in range(250)}, 150.0, lookahead=0.0)]
+    [100, 51]
+    """
+    ready = sorted((d, sid) for sid, d in due.items() if d <= now)
+    if not ready:
+        return []
+    room = -len(ready) % batch
+    if room:
+        later = sorted((d, sid) for sid, d in due.items() if now < d <= now + lookahead)
+        ready += later[:room]
+    ids = [sid for _, sid in ready]
+    return [ids[i : i + batch] for i in range(0, len(ids), batch)]
+
+
+@dataclasses.dataclass
+class _Pending:
+    """A triggered session waiting for its results."""
+
+    triggered_at: float
+    due: float
+    before: Session | None  # as it was before the trigger: new results are told from old ones by it
+    ambiguous: BaseException | None = None  # the trigger failed ambiguously: did it take effect?
+    last: Session | None = None
+
+
+class _Triggered:
+    """Triggers whose results a run has not seen yet, kept per service for the rest of the process.
+
+    A run stopped by Ctrl-C leaves analyses running on the service; rerunning the cell must not trigger
+    (and pay for) them again. The rerun finds them here and polls for their results instead, until their
+    wait timeout has passed since the trigger.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_service: dict[Any, dict[str, tuple[float, Session | None, BaseException | None]]] = {}
+
+    def take(
+        self, key: Any, sid: str, now: float, wait_timeout: float
+    ) -> tuple[float, Session | None, BaseException | None] | None:
+        with self._lock:
+            entry = self._by_service.get(key, {}).get(sid)
+            if entry is not None and now - entry[0] >= wait_timeout:
+                return None
+            return entry
+
+    def add(self, key: Any, sid: str, at: float, before: Session | None, ambiguous: BaseException | None) -> None:
+        with self._lock:
+            self._by_service.setdefault(key, {})[sid] = (at, before, ambiguous)
+
+    def drop(self, key: Any, sid: str) -> None:
+        with self._lock:
+            entries = self._by_service.get(key)
+            if entries is not None:
+                entries.pop(sid, None)
+                if not entries:
+                    del self._by_service[key]
+
+
+_TRIGGERED = _Triggered()
+
+
+def _service_key(client: Client | AsyncClient) -> Any:
+    """Which service a client talks to: base URL and organisation, and the sandbox object if any (every
+    in-process sandbox has the same base URL)."""
+    config = client.config
+    box = getattr(client, "sandbox_instance", None)
+    transport = getattr(getattr(client, "_http", None), "_transport", None)
+    return (config.base_url, config.org_id, id(box) if box is not None else id(transport))
+
+
+def _unknown_after_wait(sid: str, error: BaseException, wait_timeout: float) -> OutcomeUnknownError:
+    exc = OutcomeUnknownError(
+        f"post-process for session {sid} failed without a clear answer ({error}), and no results appeared "
+        f"within {wait_timeout:g} s. It may still be running (and charged once), or it never started. It was "
+        f"not triggered again, so as not to charge twice: check client.sessions.get({sid!r}) later, and "
+        "analyse it again only if it still has no results.",
+        status_code=getattr(error, "status_code", None),
+    )
+    exc.__cause__ = error
+    return exc
+
+
+def _unknown_forced(sid: str, error: BaseException) -> OutcomeUnknownError:
+    exc = OutcomeUnknownError(
+        f"the forced re-run of session {sid} failed without a clear answer ({error}). The session already had "
+        "results, so whether a new run started (and was charged) cannot be told from them. It was not "
+        f"triggered again, so as not to charge twice: check client.sessions.get({sid!r}) later.",
+        status_code=getattr(error, "status_code", None),
+    )
+    exc.__cause__ = error
+    return exc
+
+
+def _timed_out(sid: str, wait_timeout: float, last: Session | None, before: Session | None) -> WaitTimeoutError:
+    same = (
+        " Its results still read exactly as before the re-run (a batch read carries no updated_at, so a re-run "
+        "with identical results cannot be told from none)."
+        if before is not None and before.is_analyzed
+        else ""
+    )
+    return WaitTimeoutError(
+        f"session {sid}: no new analysis results within {wait_timeout:g} s of triggering post-process (the "
+        f"service accepted it and charged it once).{same} It may still finish: check client.sessions.get("
+        f"{sid!r}) later; analysing it again would be charged again. Pass a larger wait_timeout= to wait longer.",
+        session=last,
+    )
+
+
+class _AnalyzeEngine(_Engine):
+    """``analyze_many`` through post-process: batch read, bounded triggers, batched polls.
+
+    1. One batch read of every session (``get_many``, 100 ids a request): unknown ids fail, sessions that
+       already have results succeed without a charge (unless ``force``), the rest are remembered as they
+       were (to tell new results from old ones).
+    2. Triggers (``post_process``) on a pool of workers under the run's window; the first alone, so a
+       service without the route costs one request before the whole run switches to v1 ``analyze``.
+    3. One poller: rounds of batched reads of the sessions that are due (:class:`_PollSchedule`,
+       :func:`_poll_round`), results written to the store as each round brings them.
+    """
+
+    def __init__(self, ids: list[str], *, force: bool, wait_timeout: float, poll_interval: float | None,
+                 service: Any, write: Callable[[dict[str, Any]], Any] | None, concurrency: int,
+                 rate_limit: float | None, emit: Callable[[BulkEvent], None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__([(i,) for i in ids], None, None, write, concurrency=concurrency, rate_limit=rate_limit,
+                         emit=emit)
+        self.ids = ids
+        self.force = force
+        self.wait_timeout = wait_timeout
+        self.schedule = _PollSchedule(interval=poll_interval)
+        self.service = service
+        self.clock = clock
+        self.mode = "post_process"
+        self.pending: dict[str, _Pending] = {}
+        self.triggered = 0
+        self.already_analyzed = 0
+        self.resumed = 0
+        self.prefetch_requests = 0
+        self.poll_requests = 0
+        self.poll_rounds = 0
+        self.poll_errors = 0
+        self.v1_analyses = 0
+        self._changed: asyncio.Event | None = None
+        self._triggers_done = False
+        self._wake_at = -math.inf  # when the poller's next round is planned (inf: waiting for triggers)
+
+    # -- reporting ---------------------------------------------------------------------------------
+
+    def progress_status(self) -> list[str]:
+        if self.mode == "v1":
+            return [f"v1 analyse · analysed {len(self.succeeded)}"]
+        return [f"triggered {self.triggered} · analysed {len(self.succeeded)}"]
+
+    def _event(self, sid: str, outcome: Any, *, value: Any = None, error: BaseException | None = None) -> BulkEvent:
+        return BulkEvent(sid, outcome, value=value, error=error, triggered=self.triggered)
+
+    def stats(self) -> dict[str, Any]:
+        out = super().stats()
+        out.update(
+            mode=self.mode,
+            triggered=self.triggered,
+            already_analyzed=self.already_analyzed,
+            resumed_from_earlier_run=self.resumed,
+            v1_analyses=self.v1_analyses,
+            prefetch_requests=self.prefetch_requests,
+            poll_requests=self.poll_requests,
+            poll_rounds=self.poll_rounds,
+            poll_errors=self.poll_errors,
+            expected_analysis_s=None if self.schedule.expected is None else round(self.schedule.expected, 3),
+            still_running=len(self.pending),
+        )
+        return out
+
+    def n_workers(self) -> int:
+        return max(1, min(len(self.ids), 2 * self.concurrency))
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    async def _work(self, twin: AsyncClient) -> None:
+        self._changed = asyncio.Event()
+        before = await self._prefetch(twin)
+        now = self.clock()
+        free: dict[str, Any] = {}
+        todo: list[str] = []
+        for sid in self.ids:
+            if sid in self.failed or sid not in before:
+                continue
+            session = before[sid]
+            earlier = _TRIGGERED.take(self.service, sid, now, self.wait_timeout)
+            fresh = earlier is not None and has_new_results(session, earlier[1])
+            if session.is_analyzed and (not self.force or fresh):
+                free[sid] = session.analysis  # already there: no trigger, no charge
+                _TRIGGERED.drop(self.service, sid)
+            elif earlier is not None:
+                # Triggered by an earlier, interrupted run and still within its wait: poll, do not pay again.
+                at, was, ambiguous = earlier
+                self.resumed += 1
+                self._add_pending(sid, _Pending(at, now, was, ambiguous), remember=False)
+            else:
+                todo.append(sid)
+        self.already_analyzed = len(free)
+        if free:
+            await self._deliver(tuple(free), free, {})
+        poller = asyncio.ensure_future(self._poller(twin))
+        try:
+            await self._trigger_all(twin, todo, before)
+            self._triggers_done = True
+            self._changed.set()  # an idle poller must see that nothing more is coming
+            await poller
+        finally:
+            poller.cancel()
+            await asyncio.gather(poller, return_exceptions=True)
+
+    async def _prefetch(self, twin: AsyncClient) -> dict[str, Session]:
+        """Every session once, by batch reads; unknown ids fail here without a trigger."""
+        found: dict[str, Session] = {}
+
+        async def chunk(ids: list[str]) -> None:
+            try:
+                self.prefetch_requests += 1
+                sessions = await self._call(twin, lambda: twin.sessions.get_many(ids), repeatable=True)
+            except Exception as exc:
+                self._settle(tuple(ids), {}, dict.fromkeys(ids, exc))
+                return
+            got = {s.id: s for s in sessions}
+            found.update(got)
+            missing = {sid: NotFoundError(f"Session {sid} not found", status_code=404) for sid in ids if sid not in got}
+            if missing:
+                self._settle(tuple(missing), {}, missing)  # type: ignore[arg-type]
+
+        ids = self.ids
+        await asyncio.gather(*(chunk(ids[i : i + POLL_BATCH]) for i in range(0, len(ids), POLL_BATCH)))
+        return found
+
+    async def _trigger_all(self, twin: AsyncClient, todo: list[str], before: dict[str, Session]) -> None:
+        if not todo:
+            return
+        # The first alone: on a service without post-process, one request (not a window of them) finds out.
+        await self._one(twin, todo[0], before)
+        queue_ = deque(todo[1:])
+
+        async def worker() -> None:
+            while queue_:
+                sid = queue_.popleft()
+                await self._one(twin, sid, before)
+
+        await asyncio.gather(*(worker() for _ in range(min(len(queue_), self.n_workers()))))
+
+    async def _one(self, twin: AsyncClient, sid: str, before: dict[str, Session]) -> None:
+        if self.mode == "v1":
+            await self._analyze_v1(twin, sid)
+            return
+        was = before.get(sid)
+        try:
+            await self._call(twin, lambda: twin.sessions.post_process(sid), repeatable=False)  # type: ignore[attr-defined]
+        except NotSupportedError:
+            self.mode = "v1"  # the client remembers: later post_process calls raise at once, unsent
+            await self._analyze_v1(twin, sid)
+        except (OutcomeUnknownError, ServerError) as exc:
+            if was is not None and was.is_analyzed:
+                # A forced re-run: old and new results cannot be told apart reliably, and a second trigger
+                # could be a second charge. Reported, not retried.
+                self._settle_unknown(sid, _unknown_forced(sid, exc))
+                return
+            # Did the first run take effect? Results that appear for a session that had none say it did.
+            now = self.clock()
+            self._add_pending(sid, _Pending(now, now + self.schedule.next_age(0.0), was, exc))
+        except Exception as exc:  # not completed (400), unknown (404), no credit (403), ...
+            self._settle((sid,), {}, {sid: exc})
+        else:
+            self.triggered += 1
+            now = self.clock()
+            self._add_pending(sid, _Pending(now, now + self.schedule.next_age(0.0), was))
+
+    async def _analyze_v1(self, twin: AsyncClient, sid: str) -> None:
+        """The brief's synchronous analyse, for a service without post-process (free when analysed)."""
+        try:
+            analysis = await self._call(
+                twin,
+                lambda: twin.sessions.analyze(sid, force=self.force, wait_timeout=self.wait_timeout),
+                repeatable=not self.force,  # a forced analyse charges: not repeated after an ambiguous failure
+            )
+        except (OutcomeUnknownError, ServerError) as exc:
+            if self.force:
+                self._settle_unknown(sid, _unknown_forced(sid, exc))
+            else:
+                self._settle((sid,), {}, {sid: exc})
+        except Exception as exc:
+            self._settle((sid,), {}, {sid: exc})
+        else:
+            self.v1_analyses += 1
+            await self._deliver((sid,), {sid: analysis}, {})
+
+    def _add_pending(self, sid: str, pending: _Pending, *, remember: bool = True) -> None:
+        pending.due = min(pending.due, pending.triggered_at + self.wait_timeout)
+        self.pending[sid] = pending
+        if remember:
+            _TRIGGERED.add(self.service, sid, pending.triggered_at, pending.before, pending.ambiguous)
+        if pending.due < self._wake_at:  # else the poller's next round comes first anyway: let it sleep
+            assert self._changed is not None
+            self._changed.set()
+
+    # -- polling -----------------------------------------------------------------------------------
+
+    async def _poller(self, twin: AsyncClient) -> None:
+        assert self._changed is not None
+        changed = self._changed
+        last_round = -math.inf
+        interval = self.schedule.interval
+        gap = POLL_MIN_GAP if interval is None else min(POLL_MIN_GAP, interval)  # the caller's interval wins
+        while True:
+            changed.clear()
+            if not self.pending:
+                if self._triggers_done:
+                    return
+                self._wake_at = math.inf
+                await changed.wait()
+                continue
+            now = self.clock()
+            wake = max(min(p.due for p in self.pending.values()), last_round + gap)
+            self._wake_at = wake
+            if wake > now:
+                try:
+                    # Woken early only by a session due before the planned round (see _add_pending).
+                    await asyncio.wait_for(changed.wait(), wake - now)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            last_round = now
+            rounds = _poll_round({sid: p.due for sid, p in self.pending.items()}, now)
+            self.poll_rounds += 1
+            await asyncio.gather(*(self._poll(twin, ids) for ids in rounds))
+
+    async def _poll(self, twin: AsyncClient, ids: list[str]) -> None:
+        self.poll_requests += 1
+        _urgent.set(True)  # this task only (gather wraps each poll in its own task)
+        try:
+            sessions = await twin.sessions.get_many(ids)
+        except RateLimitError as exc:
+            self.poll_errors += 1
+            wait = exc.retry_after if exc.retry_after is not None else DEFAULT_PAUSE
+            self.limiter.pause(min(wait, MAX_PAUSE), "429")
+            self._reschedule(ids, self.clock())
+            return
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            # Will not get better by asking again: these sessions cannot be followed.
+            for sid in ids:
+                if self.pending.pop(sid, None) is not None:
+                    _TRIGGERED.drop(self.service, sid)
+                    self._settle((sid,), {}, {sid: exc})
+            return
+        except Exception:
+            self.poll_errors += 1  # transient (the client's retries ran out): the next round asks again
+            self._reschedule(ids, self.clock())
+            return
+        now = self.clock()
+        got = {s.id: s for s in sessions}
+        done: dict[str, Any] = {}
+        for sid in ids:
+            pending = self.pending.get(sid)
+            if pending is None:
+                continue
+            session = got.get(sid)
+            if session is not None:
+                pending.last = session
+            if session is not None and has_new_results(session, pending.before):
+                del self.pending[sid]
+                if pending.ambiguous is None:
+                    self.schedule.learn(now - pending.triggered_at)
+                else:
+                    self.triggered += 1  # the ambiguous trigger did take effect (charged once)
+                done[sid] = session.analysis
+            elif now - pending.triggered_at >= self.wait_timeout:
+                del self.pending[sid]
+                _TRIGGERED.drop(self.service, sid)
+                if pending.ambiguous is not None:
+                    self._settle_unknown(sid, _unknown_after_wait(sid, pending.ambiguous, self.wait_timeout))
+                else:
+                    self._settle((sid,), {}, {sid: _timed_out(sid, self.wait_timeout, pending.last, pending.before)})
+        self._reschedule(ids, now)
+        if done:
+            for sid in done:
+                _TRIGGERED.drop(self.service, sid)
+            await self._deliver(tuple(done), done, {})
+
+    def _reschedule(self, ids: list[str], now: float) -> None:
+        for sid in ids:
+            pending = self.pending.get(sid)
+            if pending is not None:
+                age = now - pending.triggered_at
+                pending.due = min(pending.triggered_at + self.schedule.next_age(age),
+                                  pending.triggered_at + self.wait_timeout)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -920,34 +1484,37 @@ def _check_client(client: Any) -> None:
         raise AuthenticationError(NO_TOKEN_MESSAGE)
 
 
+# Builds a plan's engine: (concurrency, rate_limit, emit) -> engine.
+_EngineFactory = Callable[[int, "float | None", Callable[[BulkEvent], None]], _Engine]
+
+
 @dataclasses.dataclass
 class _Plan:
     kind: str
-    units: list[_Unit]
+    todo: list[str]
     skipped: list[str]
-    op: Callable[[AsyncClient, _Unit], Awaitable[Any]]
-    split: _Split
-    write: Callable[[dict[str, Any]], Any] | None
+    engine: _EngineFactory
     desc: str
 
 
-def _analyze_plan(ids: list[str], store: Store | None, skip_analyzed: bool, force: bool) -> _Plan:
+def _analyze_plan(client: Client | AsyncClient, ids: list[str], store: Store | None, skip_analyzed: bool,
+                  force: bool, wait_timeout: float, poll_interval: float | None) -> _Plan:
     skipped: list[str] = []
     todo = ids
     if store is not None and skip_analyzed and not force:
         done = store.analyzed_ids()
         skipped = [i for i in ids if i in done]
         todo = [i for i in ids if i not in done]
-
-    async def op(twin: AsyncClient, unit: _Unit) -> Analysis:
-        return await twin.sessions.analyze(unit[0], force=force)
-
-    def split(unit: _Unit, value: Analysis) -> tuple[dict[str, Any], dict[str, BaseException]]:
-        return {unit[0]: value}, {}
-
     write = (lambda ok: store.put_analyses(ok)) if store is not None else None
+    service = _service_key(client)
+
+    def engine(concurrency: int, rate_limit: float | None, emit: Callable[[BulkEvent], None]) -> _Engine:
+        return _AnalyzeEngine(todo, force=force, wait_timeout=wait_timeout, poll_interval=poll_interval,
+                              service=service, write=write, concurrency=concurrency, rate_limit=rate_limit,
+                              emit=emit)
+
     desc = "Analysing" + (f" ({len(skipped)} already stored)" if skipped else "")
-    return _Plan("analyze", [(i,) for i in todo], skipped, op, split, write, desc)
+    return _Plan("analyze", todo, skipped, engine, desc)
 
 
 def _fetch_plan(ids: list[str], store: Store | None, skip_stored: bool, batch_size: int) -> _Plan:
@@ -971,15 +1538,20 @@ def _fetch_plan(ids: list[str], store: Store | None, skip_stored: bool, batch_si
         return ok, bad
 
     write = (lambda ok: store.put_sessions(ok.values())) if store is not None else None
+
+    def engine(concurrency: int, rate_limit: float | None, emit: Callable[[BulkEvent], None]) -> _Engine:
+        return _Engine(units, op, split, write, concurrency=concurrency, rate_limit=rate_limit, emit=emit)
+
     desc = "Fetching" + (f" ({len(skipped)} already stored)" if skipped else "")
-    return _Plan("fetch", units, skipped, op, split, write, desc)
+    return _Plan("fetch", todo, skipped, engine, desc)
 
 
 def _result(plan: _Plan, engine: _Engine, ids: list[str], started: float) -> BulkResult:
     succeeded = {i: engine.succeeded[i] for i in ids if i in engine.succeeded}
     failed = {i: engine.failed[i] for i in ids if i in engine.failed}
+    unknown = {i: engine.outcome_unknown[i] for i in ids if i in engine.outcome_unknown}
     skipped_set = set(plan.skipped)
-    remaining = [i for i in ids if i not in succeeded and i not in failed and i not in skipped_set]
+    remaining = [i for i in ids if i not in succeeded and i not in failed and i not in unknown and i not in skipped_set]
     return BulkResult(
         succeeded=succeeded,
         failed=failed,
@@ -990,17 +1562,18 @@ def _result(plan: _Plan, engine: _Engine, ids: list[str], started: float) -> Bul
         stats=engine.stats(),
         store_errors=dict(engine.store_errors),
         kind=plan.kind,
+        outcome_unknown=unknown,
     )
 
 
 def _execute_sync(client: Client, plan: _Plan, ids: list[str], concurrency: int, rate_limit: float | None,
                   progress: bool | Callable[[BulkEvent], Any]) -> BulkResult:
     started = time.perf_counter()
-    bar = _Progress(progress, total=sum(len(u) for u in plan.units), desc=plan.desc)
-    engine = _Engine(plan.units, plan.op, plan.split, plan.write, concurrency=concurrency,
-                     rate_limit=rate_limit, emit=bar.event)
+    bar = _Progress(progress, total=len(plan.todo), desc=plan.desc)
+    engine = plan.engine(concurrency, rate_limit, bar.event)
+    bar.status = engine.progress_status
     try:
-        if plan.units:
+        if plan.todo:
             _run_sync(engine, client, bar)
     except KeyboardInterrupt as exc:
         raise BulkInterrupted(_result(plan, engine, ids, started)) from exc
@@ -1012,17 +1585,35 @@ def _execute_sync(client: Client, plan: _Plan, ids: list[str], concurrency: int,
 async def _execute_async(client: Client | AsyncClient, plan: _Plan, ids: list[str], concurrency: int,
                          rate_limit: float | None, progress: bool | Callable[[BulkEvent], Any]) -> BulkResult:
     started = time.perf_counter()
-    bar = _Progress(progress, total=sum(len(u) for u in plan.units), desc=plan.desc)
-    engine = _Engine(plan.units, plan.op, plan.split, plan.write, concurrency=concurrency,
-                     rate_limit=rate_limit, emit=bar.event)
+    bar = _Progress(progress, total=len(plan.todo), desc=plan.desc)
+    engine = plan.engine(concurrency, rate_limit, bar.event)
+    bar.status = engine.progress_status
     try:
-        if plan.units:
+        if plan.todo:
             await _run_async(engine, client, bar)
     except KeyboardInterrupt as exc:
         raise BulkInterrupted(_result(plan, engine, ids, started)) from exc
     finally:
         bar.close()
     return _result(plan, engine, ids, started)
+
+
+def _check_waits(wait_timeout: Any, poll_interval: Any) -> None:
+    if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, (int, float)) or not (
+        math.isfinite(wait_timeout) and wait_timeout > 0
+    ):
+        raise ValidationError(
+            f"wait_timeout must be a positive number of seconds, got {wait_timeout!r}", field="wait_timeout"
+        )
+    if poll_interval is not None and (
+        isinstance(poll_interval, bool)
+        or not isinstance(poll_interval, (int, float))
+        or not (math.isfinite(poll_interval) and poll_interval > 0)
+    ):
+        raise ValidationError(
+            f"poll_interval must be None (adaptive) or a positive number of seconds, got {poll_interval!r}",
+            field="poll_interval",
+        )
 
 
 _ANALYZE_DOC = """
@@ -1033,35 +1624,58 @@ _ANALYZE_DOC = """
     ids : iterable of str or Session
         Sessions to analyse (duplicates are done once; the result keeps the order given).
     concurrency : int
-        Most requests in flight at once (1–256). A 429 halves the allowed number and successes grow it
-        back (AIMD); it never exceeds ``concurrency``. Set it to the service's limit when you know it.
+        Most requests in flight at once (1–256): triggers and polls alike. A 429 halves the allowed
+        number and successes grow it back (AIMD); it never exceeds ``concurrency``.
     rate_limit : float, optional
-        Most requests per minute (every attempt counts, retries included), evenly spaced.
+        Most requests per minute (every attempt counts, retries and polls included), evenly spaced.
     store : Store, optional
         Each analysis is written there as it arrives.
     progress : bool or callable
-        ``True``: a ``tqdm.auto`` bar (a widget in Jupyter, text in a terminal) that also shows waits
-        ("waiting 1.0 s (429)"); ``False``: nothing; a callable: called with a :class:`BulkEvent` per
-        finished session, in the calling thread.
+        ``True``: a ``tqdm.auto`` bar (a widget in Jupyter, text in a terminal) counting finished
+        sessions, with ``triggered N · analysed M`` and any waits ("waiting 1.0 s (429)") beside it;
+        ``False``: nothing; a callable: called with a :class:`BulkEvent` per finished session, in the
+        calling thread.
     skip_analyzed : bool
-        Skip, without any request, ids whose analysis the store already holds. Without a store nothing
-        can be skipped without asking the service; asking is free, though: the service returns an
-        existing analysis without charging again unless ``force=True``.
+        Skip, without any request, ids whose analysis the store already holds. Sessions that already
+        carry results on the service are never triggered either (unless ``force``): their analysis comes
+        from the first batch read, free, and is in ``.succeeded``.
     force : bool
-        Analyse again even what is already analysed (charged again by the service; skips nothing).
+        Analyse again even what is already analysed (charged again by the service; skips nothing). A
+        session counts as done when its results are *new* (a later ``updated_at`` or a different
+        evaluation).
+    wait_timeout : float
+        Seconds to wait for each session's results after its trigger (default 120). A session whose
+        results do not arrive in time is in ``.failed`` (:class:`WaitTimeoutError`, charged once: the
+        analysis may still finish), or in ``.outcome_unknown`` when its trigger had failed ambiguously.
+    poll_interval : float, optional
+        Seconds between polls of a session still waiting. Default None: adaptive — a quarter of the time
+        the session has waited (0.5–5 s), and no sooner than results have been taking in this run. Polls
+        are batched (100 sessions a request) whatever the interval.
 
     Returns
     -------
     BulkResult
-        ``.succeeded`` (id → Analysis), ``.failed`` (id → exception), ``.skipped``, ``.stats``.
+        ``.succeeded`` (id → Analysis), ``.failed`` (id → exception), ``.skipped``,
+        ``.outcome_unknown`` (id → error; not triggered again), ``.stats`` (``mode``: ``"post_process"``
+        or ``"v1"``, ``triggered``, ``already_analyzed``, ``poll_requests``, ...).
+
+    Notes
+    -----
+    How it runs: one batch read of the sessions (100 ids a request); a ``post-process`` trigger for each
+    one without results (the first alone: where the service has no such route, the whole run uses the
+    synchronous v1 ``POST /sessions/analyze`` instead); batched polls until each has results. A trigger
+    is charged on every call, so it is never repeated after an ambiguous failure (5xx, lost response):
+    the run polls, and results that appear for a session that had none mean the first trigger took
+    effect (charged once). For a forced re-run the old results cannot vouch for a new run, so such an item
+    is reported in ``.outcome_unknown`` at once.
 
     Raises
     ------
     BulkInterrupted
         On Ctrl-C / kernel interrupt (a ``KeyboardInterrupt``): the run stops at once, in-flight writes
         finish, and the exception's ``.result`` holds the partial :class:`BulkResult`. With a store,
-        rerunning the same call resumes: nothing already stored is requested again. Analyses whose
-        request was cut off are not lost money: asking again returns them without a new charge.
+        rerunning the same call resumes: nothing already stored is requested again, and analyses the
+        stopped run had triggered are polled for (within ``wait_timeout``), not triggered and paid again.
 """
 
 
@@ -1075,6 +1689,8 @@ def analyze_many(
     progress: bool | Callable[[BulkEvent], Any] = True,
     skip_analyzed: bool = True,
     force: bool = False,
+    wait_timeout: float = 120.0,
+    poll_interval: float | None = None,
 ) -> BulkResult:
     """Analyse many sessions concurrently; usable from a plain (sync) notebook cell.
 
@@ -1094,8 +1710,9 @@ def analyze_many(
     True
     """
     _check(client, concurrency, rate_limit, progress, store, {"skip_analyzed": skip_analyzed, "force": force})
+    _check_waits(wait_timeout, poll_interval)
     id_list = _check_ids(ids)
-    plan = _analyze_plan(id_list, store, skip_analyzed, force)
+    plan = _analyze_plan(client, id_list, store, skip_analyzed, force, wait_timeout, poll_interval)
     return _execute_sync(client, plan, id_list, concurrency, rate_limit, progress)  # type: ignore[arg-type]
 
 
@@ -1109,14 +1726,17 @@ async def analyze_many_async(
     progress: bool | Callable[[BulkEvent], Any] = True,
     skip_analyzed: bool = True,
     force: bool = False,
+    wait_timeout: float = 120.0,
+    poll_interval: float | None = None,
 ) -> BulkResult:
     """``await`` form of :func:`analyze_many`, run on the caller's event loop.
 
     Cancelling the awaiting task stops the run the same way; results so far are in the store.
     """
     _check(client, concurrency, rate_limit, progress, store, {"skip_analyzed": skip_analyzed, "force": force})
+    _check_waits(wait_timeout, poll_interval)
     id_list = _check_ids(ids)
-    plan = _analyze_plan(id_list, store, skip_analyzed, force)
+    plan = _analyze_plan(client, id_list, store, skip_analyzed, force, wait_timeout, poll_interval)
     return await _execute_async(client, plan, id_list, concurrency, rate_limit, progress)
 
 

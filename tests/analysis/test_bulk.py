@@ -1,5 +1,7 @@
-"""Bulk analyse / fetch against the sandbox (in-process and served on 127.0.0.1): counters prove each session
-is analysed once and none is lost, through faults, interrupts and resumes; the AIMD window by a table."""
+"""Bulk analyse / fetch against the sandbox (in-process and served on 127.0.0.1), on both profiles (today's
+post-process service and the brief's v1 analyse): counters prove each session is analysed once and none is
+lost, through faults, interrupts and resumes; the AIMD window by a table. The post-process specifics (batched
+polls, ambiguous triggers, timeouts) are in test_bulk_post_process.py."""
 
 from __future__ import annotations
 
@@ -20,7 +22,16 @@ from ttai_notebook.sandbox import Sandbox
 from ttai_notebook.store import Store
 
 ANALYZE = "POST /sessions/analyze"
+POST_PROCESS = "POST /v2/sessions/{id}/post-process"
+#: The charging request analyze_many sends, by sandbox profile.
+TRIGGER = {"current": POST_PROCESS, "brief": ANALYZE}
 FAST = {"backoff_initial": 0.01, "backoff_max": 0.05}  # client retries without long sleeps
+#: Polls every 20 ms: with processing_time=0 results are there at once; no test waits for real.
+QUICK = {"poll_interval": 0.02}
+
+
+def trigger(box: Sandbox) -> str:
+    return TRIGGER[box.profile]
 
 
 def completed_ids(box: Sandbox, *, analysed: bool | None = None) -> list[str]:
@@ -35,9 +46,9 @@ def completed_ids(box: Sandbox, *, analysed: bool | None = None) -> list[str]:
     return [s.id for s in sessions]
 
 
-@pytest.fixture
-def box() -> Sandbox:
-    return Sandbox(seed=0)
+@pytest.fixture(params=["current", "brief"])
+def box(request) -> Sandbox:
+    return Sandbox(seed=0, profile=request.param, processing_time=0)
 
 
 @pytest.fixture
@@ -109,37 +120,47 @@ def test_analyze_many_analyses_each_once_and_writes_the_store(client, box, capsy
     already = completed_ids(box, analysed=True)[:10]
     ids = fresh + already
     with Store() as store:
-        result = bulk.analyze_many(client, ids, concurrency=4, store=store, progress=False)
+        result = bulk.analyze_many(client, ids, concurrency=4, store=store, progress=False, **QUICK)
         assert list(result.succeeded) == ids and not result.failed and result.ok
         assert all(isinstance(a, Analysis) and a.has_results for a in result.succeeded.values())
         assert store.analyzed_ids() == set(ids)
         assert store.analyses() == result.succeeded
     counters = box.counters
     assert {i: counters.analyses[i] for i in fresh} == dict.fromkeys(fresh, 1)  # charged once each
-    assert all(counters.analyses[i] == 0 and counters.analysis_reuses[i] == 1 for i in already)
-    assert counters.requests[ANALYZE] == len(ids)
-    assert result.stats["requests"] == len(ids) and result.stats["peak_in_flight"] <= 4
+    # Already analysed: read by the first batch request, never triggered, never charged.
+    assert all(counters.analyses[i] == 0 for i in already)
+    assert counters.requests[trigger(box)] == len(fresh)
+    assert result.stats["already_analyzed"] == len(already)
+    assert result.stats["mode"] == ("post_process" if box.profile == "current" else "v1")
+    assert result.stats["peak_in_flight"] <= 4
     assert capsys.readouterr() == ("", "")  # progress=False prints nothing
 
 
 def test_a_rerun_skips_what_is_stored_without_any_request(client, box):
     ids = completed_ids(box)[:12]
     with Store() as store:
-        first = bulk.analyze_many(client, ids[:8], store=store, progress=False)
-        requests_before = box.counters.requests[ANALYZE]
-        second = bulk.analyze_many(client, ids, store=store, progress=False)
+        first = bulk.analyze_many(client, ids[:8], store=store, progress=False, **QUICK)
+        before = sum(box.counters.requests.values())
+        again = bulk.analyze_many(client, ids[:8], store=store, progress=False, **QUICK)
+        assert again.skipped == ids[:8] and sum(box.counters.requests.values()) == before  # nothing asked
+        second = bulk.analyze_many(client, ids, store=store, progress=False, **QUICK)
         assert second.skipped == ids[:8]
         assert list(second.succeeded) == ids[8:]
-        assert box.counters.requests[ANALYZE] == requests_before + 4
         assert len(first.succeeded) == 8 and store.analyzed_ids() == set(ids)
+    assert all(box.counters.analyses[i] <= 1 for i in ids)
 
 
-def test_force_reanalyses_everything_and_is_charged(client, box):
+def test_force_reanalyses_everything_and_is_charged(client, box, request):
+    if box.profile == "current":
+        # A batch read carries no updated_at (the spec's session shape) and the sandbox's scorer gives a
+        # re-run the very same results, so a forced re-run cannot be seen through batched polls. The live
+        # service's re-run is a new LLM text. Asked of the sandbox in /work/briefs/requests-B.md (item 4).
+        request.applymarker(pytest.mark.xfail(strict=True, reason="sandbox re-runs read the same as before"))
     ids = completed_ids(box, analysed=True)[:5]
     with Store() as store:
-        bulk.analyze_many(client, ids, store=store, progress=False)
-        result = bulk.analyze_many(client, ids, store=store, progress=False, force=True)
-    assert result.skipped == [] and list(result.succeeded) == ids
+        bulk.analyze_many(client, ids, store=store, progress=False, **QUICK)
+        result = bulk.analyze_many(client, ids, store=store, progress=False, force=True, wait_timeout=0.3, **QUICK)
+    assert result.skipped == [] and list(result.succeeded) == ids, result.failed
     assert all(box.counters.analyses[i] == 1 for i in ids)  # the forced run is the charged one
 
 
@@ -148,7 +169,7 @@ def test_one_failure_never_loses_the_others(client, box):
     unknown = ["000000000000000000000000", "no-such-session"]
     ids = good[:3] + unknown + good[3:]
     with Store() as store:
-        result = bulk.analyze_many(client, ids, store=store, progress=False)
+        result = bulk.analyze_many(client, ids, store=store, progress=False, **QUICK)
         assert list(result.succeeded) == good
         assert set(result.failed) == set(unknown)
         assert all(isinstance(e, tt.NotFoundError) for e in result.failed.values())
@@ -163,28 +184,36 @@ def test_sessions_still_in_progress_fail_with_the_service_message(client, box):
     finally:
         c2.close()
     assert in_progress
-    result = bulk.analyze_many(client, in_progress, progress=False)
+    result = bulk.analyze_many(client, in_progress, progress=False, **QUICK)
     assert set(result.failed) == set(in_progress)
     assert all(isinstance(e, tt.BadRequestError) and "in progress" in str(e) for e in result.failed.values())
 
 
 def test_faults_on_the_served_sandbox_lose_nothing_and_charge_once(box, served):
-    ids = completed_ids(box)[:60]
+    ids = completed_ids(box, analysed=False)[:20] + completed_ids(box, analysed=True)[:40]
     fresh = set(completed_ids(box, analysed=False)) & set(ids)
     box.set_faults(latency=0.01, jitter=0.01, rate_429=0.1, retry_after=0.05, rate_5xx=0.1, rate_drop=0.05)
     box.counters.reset()
     with Store() as store:
-        result = bulk.analyze_many(served, ids, concurrency=8, store=store, progress=False)
-        assert list(result.succeeded) == ids, result.failed
-        assert store.analyzed_ids() == set(ids)
+        result = bulk.analyze_many(served, ids, concurrency=8, store=store, progress=False, wait_timeout=1, **QUICK)
+        assert not result.failed, result.failed
+        assert set(result.succeeded) | set(result.outcome_unknown) == set(ids)
+        assert store.analyzed_ids() == set(result.succeeded)
     c = box.counters
     assert c.injected["429"] + c.injected["5xx"] + c.drops > 0  # the faults really happened
-    assert {i: c.analyses[i] for i in fresh} == dict.fromkeys(fresh, 1)  # drops retried without a new charge
+    assert all(c.analyses[i] == 1 for i in result.succeeded if i in fresh)  # never charged twice
+    # An outcome left unknown is a trigger the sandbox refused with a 5xx before running it: never charged.
+    assert all(c.analyses[i] == 0 for i in result.outcome_unknown)
     assert all(c.analyses[i] == 0 for i in set(ids) - fresh)
+    if box.profile == "brief":  # v1 analyse is safe to repeat: nothing is left unknown
+        assert list(result.succeeded) == ids
+        assert {i: c.analyses[i] for i in fresh} == dict.fromkeys(fresh, 1)  # drops retried without a charge
     assert result.stats["client"]["retries"] > 0
 
 
 def test_concurrency_cap_is_respected_and_recovered_from(box, served):
+    if box.profile != "brief":
+        pytest.skip("AIMD against the cap is measured on the v1 path (one request per session)")
     ids = completed_ids(box)[:48]
     box.set_faults(latency=0.02, concurrency_cap=4, retry_after=0.05)
     box.counters.reset()
@@ -199,9 +228,9 @@ def test_concurrency_cap_is_respected_and_recovered_from(box, served):
 
 
 def test_rate_limit_spaces_requests(client, box):
-    ids = completed_ids(box)[:6]
+    ids = completed_ids(box, analysed=False)[:6]
     started = time.perf_counter()
-    result = bulk.analyze_many(client, ids, concurrency=6, rate_limit=600, progress=False)  # one per 0.1 s
+    result = bulk.analyze_many(client, ids, concurrency=6, rate_limit=600, progress=False, **QUICK)  # 1 per 0.1 s
     elapsed = time.perf_counter() - started
     assert len(result.succeeded) == 6
     assert elapsed >= 0.45
@@ -209,19 +238,21 @@ def test_rate_limit_spaces_requests(client, box):
 
 
 def test_progress_bar_shows_rate_limit_waits(client, box, capsys):
-    ids = completed_ids(box)[:3]
-    box.fail_next(429, count=1, route=ANALYZE)  # Retry-After: 1 (the sandbox default)
-    result = bulk.analyze_many(client, ids, concurrency=1, progress=True)
+    ids = completed_ids(box, analysed=False)[:3]
+    box.fail_next(429, count=1, route=trigger(box))  # Retry-After: 1 (the sandbox default)
+    result = bulk.analyze_many(client, ids, concurrency=1, progress=True, **QUICK)
     err = capsys.readouterr().err
     assert len(result.succeeded) == 3
     assert "waiting" in err and "(429)" in err
     assert "3/3" in err
+    if box.profile == "current":
+        assert "triggered 3 · analysed 3" in err
 
 
 def test_progress_callable_gets_every_event_in_the_calling_thread(client, box):
     ids = completed_ids(box)[:5] + ["missing-id"]
     seen: list[tuple[BulkEvent, str]] = []
-    bulk.analyze_many(client, ids, progress=lambda e: seen.append((e, threading.current_thread().name)))
+    bulk.analyze_many(client, ids, progress=lambda e: seen.append((e, threading.current_thread().name)), **QUICK)
     events = [e for e, _ in seen]
     assert sorted(e.session_id for e in events) == sorted(ids)
     assert [e.done for e in events] == list(range(1, 7)) and {e.total for e in events} == {6}
@@ -252,11 +283,12 @@ def _assert_resume_redoes_nothing(client, box, store, ids, first: BulkResult) ->
     assert set(first.succeeded) <= stored  # written before it was reported
     assert stored <= set(ids)
     assert first.interrupted and first.remaining
-    requests_before = box.counters.requests[ANALYZE]
-    second = bulk.analyze_many(client, ids, concurrency=4, store=store, progress=False)
+    triggers_before = box.counters.requests[trigger(box)]
+    second = bulk.analyze_many(client, ids, concurrency=4, store=store, progress=False, **QUICK)
     assert set(second.skipped) == stored
     assert set(second.succeeded) == set(ids) - stored
-    assert box.counters.requests[ANALYZE] - requests_before == len(ids) - len(stored)
+    # Only what was not stored is asked for (what ran meanwhile comes back free, without a trigger).
+    assert box.counters.requests[trigger(box)] - triggers_before <= len(ids) - len(stored)
     assert store.analyzed_ids() == set(ids)
     # Nothing charged twice, whatever was in flight when the run stopped.
     assert all(box.counters.analyses[i] <= 1 for i in ids)
@@ -267,7 +299,7 @@ def test_interrupt_from_progress_callback_then_resume(client, box):
     ids = completed_ids(box, analysed=False)[:24]
     with Store() as store:
         with pytest.raises(BulkInterrupted) as info:
-            bulk.analyze_many(client, ids, concurrency=4, store=store, progress=_interrupt_after(6))
+            bulk.analyze_many(client, ids, concurrency=4, store=store, progress=_interrupt_after(6), **QUICK)
         first = info.value.result
         assert isinstance(info.value, KeyboardInterrupt)
         assert len(first.succeeded) >= 6 and "resume" in str(info.value)
@@ -277,6 +309,7 @@ def test_interrupt_from_progress_callback_then_resume(client, box):
 def test_interrupt_main_mid_run_stops_cleanly_then_resume(client, box):
     """A real Ctrl-C: SIGINT-style interrupt of the main thread while it waits for the engine."""
     box.set_faults(latency=0.05)
+    box.processing_time = 0.5  # results trickle in after their triggers, not all in one poll round
     ids = completed_ids(box, analysed=False)[:24]
     store = Store()
 
@@ -290,7 +323,7 @@ def test_interrupt_main_mid_run_stops_cleanly_then_resume(client, box):
     with store:
         t.start()
         with pytest.raises(BulkInterrupted) as info:
-            bulk.analyze_many(client, ids, concurrency=2, store=store, progress=True)
+            bulk.analyze_many(client, ids, concurrency=2, store=store, progress=True, **QUICK)
         t.join()
         first = info.value.result
         assert 5 <= len(first.succeeded) < len(ids)
@@ -301,7 +334,7 @@ def test_interrupt_main_mid_run_stops_cleanly_then_resume(client, box):
 async def test_sync_api_works_inside_a_running_event_loop(client, box):
     ids = completed_ids(box)[:8]
     asyncio.get_running_loop()  # we are inside one, as in a Jupyter cell
-    result = bulk.analyze_many(client, ids, concurrency=4, progress=False)
+    result = bulk.analyze_many(client, ids, concurrency=4, progress=False, **QUICK)
     assert list(result.succeeded) == ids
 
 
@@ -309,7 +342,7 @@ async def test_async_api_on_an_async_client(box):
     ids = completed_ids(box)[:8]
     async with tt.AsyncClient(token="sandbox", base_url=box.base_url, transport=box.transport()) as aclient:
         with Store() as store:
-            result = await bulk.analyze_many_async(aclient, ids, concurrency=4, store=store, progress=False)
+            result = await bulk.analyze_many_async(aclient, ids, concurrency=4, store=store, progress=False, **QUICK)
             assert list(result.succeeded) == ids and store.analyzed_ids() == set(ids)
         # The caller's client is untouched and still usable.
         assert (await aclient.balance()).available_minutes > 0
@@ -321,7 +354,8 @@ async def test_async_run_stops_on_keyboard_interrupt_from_callback(box):
     async with tt.AsyncClient(token="sandbox", base_url=box.base_url, transport=box.transport()) as aclient:
         with Store() as store:
             with pytest.raises(BulkInterrupted) as info:
-                await bulk.analyze_many_async(aclient, ids, concurrency=2, store=store, progress=_interrupt_after(3))
+                await bulk.analyze_many_async(aclient, ids, concurrency=2, store=store, progress=_interrupt_after(3),
+                                              **QUICK)
             assert info.value.result.interrupted
             assert set(info.value.result.succeeded) <= store.analyzed_ids()
 
@@ -332,7 +366,7 @@ async def test_cancelling_the_async_run_keeps_what_finished(box):
     async with tt.AsyncClient(token="sandbox", base_url=box.base_url, transport=box.transport()) as aclient:
         with Store() as store:
             task = asyncio.ensure_future(bulk.analyze_many_async(aclient, ids, concurrency=2, store=store,
-                                                                 progress=False))
+                                                                 progress=False, **QUICK))
             while len(store.analyzed_ids()) < 3:
                 await asyncio.sleep(0.01)
             task.cancel()
@@ -367,7 +401,7 @@ def test_fetch_many_batches_writes_and_skips_on_rerun(client, box):
 def test_fetch_then_analyze_fills_the_store_for_frames(client, box):
     ids = completed_ids(box, analysed=False)[:5]
     with Store() as store:
-        bulk.analyze_many(client, ids, store=store, progress=False)
+        bulk.analyze_many(client, ids, store=store, progress=False, **QUICK)
         assert all(s.status is None for s in store.sessions())  # analyses only, details not fetched yet
         bulk.fetch_many(client, ids, store=store, progress=False)
         sessions = store.sessions()
@@ -393,7 +427,7 @@ class _SyncOnly(httpx.BaseTransport):
 def test_a_sync_only_custom_transport_is_driven_on_threads(box):
     ids = completed_ids(box)[:6]
     with tt.Client(token="sandbox", base_url=box.base_url, transport=_SyncOnly(box.transport())) as c:
-        result = bulk.analyze_many(c, ids, concurrency=3, progress=False)
+        result = bulk.analyze_many(c, ids, concurrency=3, progress=False, **QUICK)
     assert list(result.succeeded) == ids
 
 
@@ -405,7 +439,7 @@ class _BrokenStore(Store):
 def test_store_write_errors_are_reported_and_results_kept(client, box):
     ids = completed_ids(box)[:3]
     with _BrokenStore() as store:
-        result = bulk.analyze_many(client, ids, store=store, progress=False)
+        result = bulk.analyze_many(client, ids, store=store, progress=False, **QUICK)
     assert list(result.succeeded) == ids
     assert set(result.store_errors) == set(ids) and not result.ok
     assert "not saved" in result._summary()
@@ -425,6 +459,10 @@ def test_store_write_errors_are_reported_and_results_kept(client, box):
         ({"ids": "abc"}, "ids"),
         ({"ids": ["ok", ""]}, "ids"),
         ({"ids": [None]}, "ids"),
+        ({"wait_timeout": 0}, "wait_timeout"),
+        ({"wait_timeout": float("inf")}, "wait_timeout"),
+        ({"poll_interval": -1}, "poll_interval"),
+        ({"poll_interval": True}, "poll_interval"),
     ],
 )
 def test_bad_arguments_are_refused_before_any_request(client, box, kwargs, field):
@@ -444,21 +482,23 @@ def test_no_token_is_refused_up_front():
 
 def test_empty_input_and_duplicates(client, box):
     assert bulk.analyze_many(client, [], progress=True).succeeded == {}
-    ids = completed_ids(box)[:2]
-    result = bulk.analyze_many(client, [ids[0], ids[1], ids[0]], progress=False)
-    assert list(result.succeeded) == ids and box.counters.requests[ANALYZE] == 2
+    assert sum(box.counters.requests.values()) == 0
+    ids = completed_ids(box, analysed=False)[:2]
+    result = bulk.analyze_many(client, [ids[0], ids[1], ids[0]], progress=False, **QUICK)
+    assert list(result.succeeded) == ids and box.counters.requests[trigger(box)] == 2
+    assert box.counters.requests["GET /v2/sessions/batch"] >= 1
 
 
 def test_result_repr_and_html_escape_and_never_show_the_token():
     secret = "tok_SECRET_123456"
-    box = Sandbox(seed=0, token=secret)
+    box = Sandbox(seed=0, token=secret, processing_time=0)
     with tt.Client(token=secret, base_url=box.base_url, transport=box.transport()) as c:
         ids = completed_ids_with_token(box, secret)[:2]
-        result = bulk.analyze_many(c, ids + ["<script>x</script>"], progress=False)
+        result = bulk.analyze_many(c, ids + ["<script>x</script>"], progress=False, **QUICK)
     text = repr(result) + result._repr_html_() + "".join(str(e) + repr(e) for e in result.failed.values())
     assert secret not in text
     assert "<script>" not in result._repr_html_() and "&lt;script&gt;" in result._repr_html_()
-    assert repr(result).startswith("BulkResult(analyze: succeeded=2, failed=1")
+    assert repr(result).startswith("BulkResult(analyze: succeeded=2, failed=1, skipped=0, outcome_unknown=0")
 
 
 def completed_ids_with_token(box: Sandbox, token: str) -> list[str]:
@@ -467,8 +507,9 @@ def completed_ids_with_token(box: Sandbox, token: str) -> list[str]:
 
 
 def test_performance_keeps_the_window_full_without_tripping_the_cap():
-    """400 sessions, 50 ms each, cap 16: about 400 × 50 ms / 16 = 1.25 s (the benchmark's 1.3× is 1.625 s)."""
-    box = Sandbox(seed=0, sessions=1000)
+    """400 sessions, 50 ms each, cap 16 on the v1 path: about 400 × 50 ms / 16 = 1.25 s (+ one batch read
+    and the one post-process probe). The post-process path is benchmark 1c."""
+    box = Sandbox(seed=0, sessions=1000, profile="brief")
     ids = completed_ids(box)[:400]
     box.set_faults(latency=0.05, concurrency_cap=16)
     with tt.Client(token="sandbox", base_url=box.base_url, transport=box.transport()) as c:
@@ -476,19 +517,21 @@ def test_performance_keeps_the_window_full_without_tripping_the_cap():
     assert len(result.succeeded) == 400
     assert result.stats["responses_429"] == 0 and result.stats["peak_in_flight"] == 16
     # Generous for a shared CI machine; the benchmark and the report give the exact figure.
-    assert result.elapsed < 2.0 * 400 * 0.05 / 16
+    assert result.elapsed < 2.0 * (400 * 0.05 / 16 + 2 * 0.05)
 
 
 def test_client_sessions_analyze_many_delegates(box):
     ids = completed_ids(box)[:4]
-    client = tt.Client.sandbox(seed=0)
+    client = tt.Client.sandbox(seed=0, profile=box.profile, processing_time=0)
     try:
         with Store() as store:
             result = client.sessions.analyze_many(ids, concurrency=2, store=store, progress=False)
             assert isinstance(result, BulkResult) and list(result.succeeded) == ids
+            before = sum(client.sandbox_instance.counters.requests.values())
             again = client.sessions.analyze_many(ids, store=store, progress=False)
             assert again.skipped == ids
-        assert client.sandbox_instance.counters.requests[ANALYZE] == 4
+            assert sum(client.sandbox_instance.counters.requests.values()) == before
+        assert all(n == 1 for n in client.sandbox_instance.counters.analyses.values())
     finally:
         client.close()
 
