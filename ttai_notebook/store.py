@@ -749,6 +749,9 @@ class Store:
             if batch:
                 self._sync_batch(tally, batch)
         finally:
+            close = getattr(listing, "close", None)
+            if callable(close):  # stops prefetching pages if we stopped early (an error, Ctrl-C)
+                close()
             if bar is not None:
                 bar.close()
         listing_s = time.monotonic() - started
