@@ -17,7 +17,7 @@ __all__ = ["main", "BENCHMARKS"]
 
 #: number -> (title, module name). The default run executes them in SCHEDULE order.
 BENCHMARKS = {
-    "1": ("analyze_many vs the limit and the naive loop", "b1_analyze_many"),
+    "1": ("analyze_many vs the limit and the naive loop; 1c through post-process", "b1_analyze_many"),
     "2": ("list 20 000 sessions into models", "b2_list_sessions"),
     "3": ("sessions_frame + report_card_frame", "b3_frames"),
     "4": ("import ttai_notebook", "b4_import"),

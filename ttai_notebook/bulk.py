@@ -986,6 +986,8 @@ class _Triggered:
 
 
 _TRIGGERED = _Triggered()
+#: Services (see :func:`_service_key`) found without a post-process route: later runs start on v1 at once.
+_NO_POST_PROCESS: set[Any] = set()
 
 
 def _service_key(client: Client | AsyncClient) -> Any:
@@ -1107,6 +1109,17 @@ class _AnalyzeEngine(_Engine):
 
     async def _work(self, twin: AsyncClient) -> None:
         self._changed = asyncio.Event()
+        if self.mode == "v1":
+            # Known to lack post-process: the brief's analyse answers analysed sessions free, so there is
+            # nothing to read first (and no probe to send).
+            queue_ = deque(self.ids)
+
+            async def worker() -> None:
+                while queue_:
+                    await self._analyze_v1(twin, queue_.popleft())
+
+            await asyncio.gather(*(worker() for _ in range(self.n_workers())))
+            return
         before = await self._prefetch(twin)
         now = self.clock()
         free: dict[str, Any] = {}
@@ -1184,6 +1197,7 @@ class _AnalyzeEngine(_Engine):
             await self._call(twin, lambda: twin.sessions.post_process(sid), repeatable=False)  # type: ignore[attr-defined]
         except NotSupportedError:
             self.mode = "v1"  # the client remembers: later post_process calls raise at once, unsent
+            _NO_POST_PROCESS.add(self.service)  # and so does this process, for the next run
             await self._analyze_v1(twin, sid)
         except (OutcomeUnknownError, ServerError) as exc:
             if was is not None and was.is_analyzed:
@@ -1507,11 +1521,15 @@ def _analyze_plan(client: Client | AsyncClient, ids: list[str], store: Store | N
         todo = [i for i in ids if i not in done]
     write = (lambda ok: store.put_analyses(ok)) if store is not None else None
     service = _service_key(client)
+    v1 = service in _NO_POST_PROCESS or "sessions.post_process" in getattr(client, "missing_routes", ())
 
     def engine(concurrency: int, rate_limit: float | None, emit: Callable[[BulkEvent], None]) -> _Engine:
-        return _AnalyzeEngine(todo, force=force, wait_timeout=wait_timeout, poll_interval=poll_interval,
-                              service=service, write=write, concurrency=concurrency, rate_limit=rate_limit,
-                              emit=emit)
+        run = _AnalyzeEngine(todo, force=force, wait_timeout=wait_timeout, poll_interval=poll_interval,
+                             service=service, write=write, concurrency=concurrency, rate_limit=rate_limit,
+                             emit=emit)
+        if v1:
+            run.mode = "v1"
+        return run
 
     desc = "Analysing" + (f" ({len(skipped)} already stored)" if skipped else "")
     return _Plan("analyze", todo, skipped, engine, desc)

@@ -221,8 +221,9 @@ def test_concurrency_cap_is_respected_and_recovered_from(box, served):
     assert box.counters.injected["concurrency"] == 0 and exact.stats["peak_in_flight"] == 4
     too_many = bulk.analyze_many(served, ids[24:], concurrency=16, progress=False, force=True)
     assert len(too_many.succeeded) == 24
-    # The first burst trips the cap; the halved window then stays at the service's limit.
-    assert 1 <= too_many.stats["responses_429"] <= 16
+    # The first burst trips the cap (12 of 16 over it, and some of their first retries); the halved window
+    # then stays at the service's limit: fewer 429s than sessions.
+    assert 1 <= too_many.stats["responses_429"] <= 24
     assert too_many.stats["window_final"] <= 8
     assert all(box.counters.analyses[i] == 1 for i in ids)
 

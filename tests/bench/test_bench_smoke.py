@@ -52,6 +52,13 @@ def test_benchmark_1_counts_429s_and_never_loses_an_analysis() -> None:
     assert all(isinstance(n, int) and n >= 0 for n in data["429"])
 
 
+def test_benchmark_1c_runs_through_post_process_and_counts_requests() -> None:
+    (row,) = [r for r in _tiny("1") if r.number == "1c"]
+    assert row.ok is not None and "post_process" in row.notes[-1]
+    n = 24
+    assert all(n <= r <= 2 * n for r in row.data["requests"])  # every trigger sent, polls batched
+
+
 def test_benchmark_2_never_requests_more_pages_than_max_items_needs() -> None:
     rows = _tiny("2")
     assert rows[0].data["pages_for_max_items"] == 1  # 317 of 600 sessions at 500 per page
