@@ -54,6 +54,7 @@ _EXPORTS: dict[str, str] = {
     # analyst's kit
     "BulkResult": "bulk",
     "Store": "store",
+    "SyncResult": "store",
     "sessions_frame": "frames",
     "report_card_frame": "frames",
     "feedback_frame": "frames",
@@ -117,4 +118,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         TokenCheck,
     )
     from .sandbox import Sandbox  # noqa: F401
-    from .store import Store  # noqa: F401
+    from .store import Store, SyncResult  # noqa: F401
