@@ -1,6 +1,7 @@
 """G1 fault soak: ``analyze_many(force=True)`` over 1000 sessions on the served sandbox with 10% 429
-(``Retry-After: 1``), 5% 5xx, 2% dropped connections and jittered latency. Nothing is lost, everything is
-stored, and every repeated (charged) analysis is explained by a response the sandbox dropped."""
+(``Retry-After: 1``), 5% 5xx, 2% dropped connections and jittered latency. Nothing is lost: every session is
+analysed and stored, or reported outcome-unknown (a forced run whose answer was lost: analysing again could
+charge twice, API.md §6); no session is ever charged twice."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _count_drops_by_session(box: Sandbox) -> Counter[str]:
 
 @pytest.mark.slow
 def test_fault_soak_1000_forced_analyses_lose_nothing(tmp_path, figures) -> None:
-    box = Sandbox(seed=7, sessions=1150)
+    box = Sandbox(seed=7, sessions=1150, profile="brief")  # forced v1 analyses: the brief's analyse path
     ids = [s.id for s in box.state.sessions.values() if s.status == "completed"][:N]
     assert len(ids) == N, "the demo organisation must have 1000 completed sessions"
     dropped = _count_drops_by_session(box)
@@ -56,22 +57,26 @@ def test_fault_soak_1000_forced_analyses_lose_nothing(tmp_path, figures) -> None
         client.close()
 
     counters = box.counters
-    # 1000 analyses returned, none failed, none left over.
-    assert len(result.succeeded) == N and not result.failed and not result.remaining and not result.store_errors
-    assert list(result.succeeded) == ids
+    unknown = set(result.outcome_unknown)
+    # Every session is accounted for: analysed, or reported outcome-unknown; none failed, none left over.
+    assert set(result.succeeded) | unknown == set(ids) and not set(result.succeeded) & unknown
+    assert not result.failed and not result.remaining and not result.store_errors
     assert all(a.score is not None and 0 <= a.score <= 100 for a in result.succeeded.values())
-    # ... and stored, readable back.
-    assert store.analyzed_ids() == set(ids)
-    sample = ids[:: N // 20]
+    # ... what succeeded is stored, readable back.
+    assert store.analyzed_ids() >= set(result.succeeded)
+    sample = list(result.succeeded)[:: max(1, len(result.succeeded) // 20)]
     assert [store.get_analysis(i).score for i in sample] == [result.succeeded[i].score for i in sample]
     store.close()
 
-    # The sandbox ran every session's analysis at least once ...
-    assert set(counters.analyses) == set(ids)
-    # ... and every extra (charged) run is one whose response was dropped, session by session.
-    repeats = {sid: n - 1 for sid, n in counters.analyses.items() if n > 1}
-    assert repeats == {sid: n for sid, n in dropped.items() if n}, "a repeat not explained by a dropped response"
-    assert counters.total_analyses == N + counters.drops
+    # No session was charged twice: a forced run is never repeated after an ambiguous failure ...
+    assert max(counters.analyses.values()) == 1
+    # ... every success was charged once, and an outcome-unknown session was charged at most once (it ran
+    # exactly when its answer was dropped after running; a 5xx refused before running charged nothing).
+    assert set(result.succeeded) <= set(counters.analyses)
+    assert {sid for sid in unknown if counters.analyses[sid]} == {sid for sid in unknown if dropped[sid]}
+    assert counters.total_analyses == len(result.succeeded) + sum(1 for sid in unknown if dropped[sid])
+    # Ambiguous failures are a few per cent of the runs, not a wholesale failure.
+    assert len(unknown) < 0.15 * N
     # The only charges are those runs.
     minutes, _ = box.state.balance()
     assert STARTING_MINUTES - minutes == pytest.approx(counters.total_analyses * ANALYSIS_COST)
@@ -79,6 +84,7 @@ def test_fault_soak_1000_forced_analyses_lose_nothing(tmp_path, figures) -> None
     received = sum(counters.requests.values())
     assert counters.injected["429"] >= 0.05 * received and counters.injected["5xx"] >= 0.02 * received
     assert counters.drops >= 5
+    repeats = {}
 
     stats = result.stats["client"]
     assert received <= stats["requests"]  # a request on a connection the server just closed never arrives
@@ -93,19 +99,24 @@ def test_fault_soak_1000_forced_analyses_lose_nothing(tmp_path, figures) -> None
         injected_5xx=counters.injected["5xx"],
         dropped=counters.drops,
         charged=counters.total_analyses,
-        repeats_explained_by_drops=sum(repeats.values()),
-        lost=N - len(result.succeeded),
-        stored=N,
+        charged_twice=sum(repeats.values()),
+        outcome_unknown=len(unknown),
+        unknown_but_charged=sum(1 for sid in unknown if dropped[sid]),
+        lost=N - len(result.succeeded) - len(unknown),
+        stored=len(result.succeeded),
         window_lowest=result.stats["window_lowest"],
         wall_s=round(wall, 2),
     )
 
 
 def test_bulk_requeues_an_item_whose_retries_ran_out(figures) -> None:
-    client = tt.Client.sandbox(seed=1, backoff_initial=0.0, backoff_max=0.0)
+    client = tt.Client.sandbox(seed=1, backoff_initial=0.0, backoff_max=0.0, profile="brief")
     box = client.sandbox_instance
     ids = [s.id for s in box.state.sessions.values() if s.status == "completed"][:3]
-    box.fail_next(503, count=4, route=ANALYZE)  # one more than the default retry budget
+    # 429s (provably not run) one more than the default retry budget: the client gives up, bulk requeues.
+    # (A 5xx on a forced, charging analyse is never repeated: test_fault_soak_1000_... above.)
+    box.set_faults(retry_after=0)
+    box.fail_next(429, count=4, route=ANALYZE)
     result = analyze_many(client, ids, force=True, concurrency=1, progress=False)
     figures("G1 fault soak (served sandbox, 1000 forced analyses)", transient_burst=4,
             failed_after_burst=len(result.failed))
