@@ -28,7 +28,7 @@ def plain_loop(base_url: str) -> int:
     with httpx.Client(base_url=base_url, headers={"Authorization": "Bearer sandbox"}, timeout=60) as http:
         page = 1
         while True:
-            body = http.get("/sessions", params={"page": page, "limit": PAGE}).json()
+            body = http.get("/v2/sessions", params={"page": page, "limit": PAGE}).json()  # the route the client lists through
             count += len(body["sessions"])
             if not body["page_meta"]["has_next"]:
                 return count
@@ -60,7 +60,7 @@ def _model_cpu(items: list[Any]) -> float:
 
 
 def _pages_requested(server: ServerProcess) -> int:
-    return int(server.counters()["requests"].get("GET /sessions", 0))
+    return int(server.counters()["requests"].get("GET /v2/sessions", 0))
 
 
 def prepare(size: str = "full") -> ServerProcess:

@@ -18,7 +18,8 @@ from .test_embed import TRANSCRIPT, Outbox, post
 
 @pytest.fixture()
 def client() -> tt.Client:
-    return tt.Client.sandbox(seed=0, max_retries=0)
+    # Background analyses finish before the trigger's answer: the widgets' polling is tested, not the clock.
+    return tt.Client.sandbox(seed=0, max_retries=0, processing_time=0)
 
 
 def start(launcher: PracticeLauncher, email: str = "sam@example.com", **fields) -> None:
@@ -106,12 +107,12 @@ def test_vendor_link_waits_for_the_session_then_analyses(client: tt.Client, monk
     post(embedded, {"type": "onStop", "data": {"session_id": sid}})
 
     assert launcher.phase == "done" and launcher.analysis.score is not None
-    assert box.counters.requests["POST /sessions/analyze"] == 1
+    assert analysis_triggers(box) == 1
     assert "ttai-analysis" in launcher.result.value
     # onSubmit after the card (the vendor's own analysis finished): nothing is analysed twice.
     post(embedded, {"event": "onSubmit", "sessionId": sid})
     launcher.check_results()
-    assert box.counters.requests["POST /sessions/analyze"] == 1
+    assert analysis_triggers(box) == 1
 
 
 def test_session_never_saved_shows_a_clear_error_and_a_retry(client: tt.Client, monkeypatch) -> None:
@@ -216,3 +217,8 @@ def test_parse_metadata(team, extra, expected) -> None:
 def test_parse_metadata_refuses(extra, words) -> None:
     with pytest.raises(ValueError, match=words):
         parse_metadata("", extra)
+
+
+def analysis_triggers(box) -> int:
+    """Analyses asked of the service, through whichever route it has (post-process today, v1 analyse before)."""
+    return box.counters.requests["POST /sessions/analyze"] + box.counters.requests["POST /v2/sessions/{id}/post-process"]
