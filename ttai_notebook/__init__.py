@@ -62,7 +62,9 @@ _EXPORTS: dict[str, str] = {
 }
 
 # Submodules reachable as attributes (``tt.charts.plot_score_distribution``, ``tt.widgets.ScenarioBuilder``).
-_SUBMODULES = ("charts", "widgets", "export", "frames", "bulk", "store", "audit", "sandbox", "models", "errors")
+_SUBMODULES = (
+    "charts", "widgets", "export", "frames", "bulk", "store", "audit", "sandbox", "models", "errors", "verify",
+)
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
