@@ -86,3 +86,20 @@ def test_cached_answers_follow_every_change():
         assert c.get(f"/sessions/{running.id}").json()["status"] == "in_progress"
         box.reset()
         assert c.get(f"/sessions/{session.id}").json()["scenario_name"] == first["scenario_name"]
+
+
+def test_the_date_header_is_the_sandbox_clock():
+    from email.utils import parsedate_to_datetime
+
+    box = Sandbox()
+    with make_http(box) as c:
+        first = parsedate_to_datetime(c.get("/balance").headers["date"])
+        assert first == DEMO_NOW  # nothing has happened yet: the demo "now"
+        assert parsedate_to_datetime(c.get("/nowhere").headers["date"]) == first  # errors carry it too
+        for _ in range(4):  # four mutations, 2.5 s each on the demo clock
+            c.post("/scenarios", json={"name": "n", "ai_instructions": "i"})
+        assert parsedate_to_datetime(c.get("/balance").headers["date"]) == DEMO_NOW + timedelta(seconds=10)
+    real = Sandbox(clock="real")
+    with make_http(real) as c:
+        stamp = parsedate_to_datetime(c.get("/balance").headers["date"])
+    assert abs(stamp - datetime.now(timezone.utc)) < timedelta(seconds=5)

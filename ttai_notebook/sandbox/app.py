@@ -8,6 +8,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -80,6 +81,8 @@ class SandboxApp:
         self._ids = itertools.count(1)
         self._cache: OrderedDict[tuple[Any, ...], tuple[int, bytes]] = OrderedDict()
         self._cache_bytes = 0
+        self._date_second = -1
+        self._date_text = ""
 
     # ---- answers cached until the state changes ----
     def cached(self, key: tuple[Any, ...]) -> bytes | None:
@@ -116,7 +119,17 @@ class SandboxApp:
 
     def _count_response(self, reply: Reply) -> Reply:
         self.counters.responses[reply.status] += 1
+        reply.headers.append(("date", self._http_date()))
         return reply
+
+    def _http_date(self) -> str:
+        """``Date`` as the service sends it, from the sandbox's clock (the demo clock's "now" by default), so a
+        client can take it as the high-water mark of an ``updated_since`` sync. Formatted once per second."""
+        moment = self.state.clock.now()
+        second = int(moment.timestamp())
+        if second != self._date_second:
+            self._date_second, self._date_text = second, format_datetime(moment.replace(microsecond=0), usegmt=True)
+        return self._date_text
 
     def reset(self) -> None:
         """State back to the seed, counters zeroed, fault randomness re-seeded (settings kept)."""
