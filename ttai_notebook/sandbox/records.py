@@ -66,6 +66,8 @@ class SessionRecord:
     rubric: list[dict[str, Any]] | None = None
     evaluation: dict[str, Any] | None = None
     improvement: dict[str, Any] | None = None
+    # Analyses applied so far (a demo session's lazily computed results count as the first).
+    analysis_runs: int = 0
     extraction: dict[str, Any] | None = None
 
     def get_transcript(self) -> str | None:

@@ -411,7 +411,13 @@ class SandboxState:
         if scenario is not None:
             rec.rubric = scenario.rubric or None
         rubric = rec.rubric or list(DEFAULT_RUBRIC)
+        rec.analysis_runs = max(rec.analysis_runs, 1 if rec.analyzed else 0) + 1
         rec.evaluation, rec.improvement = analyze_transcript(rec.get_transcript(), rubric)
+        if rec.analysis_runs > 1:
+            # A real re-run is a new model run whose text differs; the heuristic scorer would repeat itself word
+            # for word, and a client polling list answers (no updated_at there) could not see the re-run land.
+            rec.evaluation = {**rec.evaluation,
+                              "detailed_feedback": f"{rec.evaluation.get('detailed_feedback') or ''} (run {rec.analysis_runs})"}
         rec.analyzed = True
         rec.last_evaluated_at = now
         rec.updated_at = now
