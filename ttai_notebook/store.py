@@ -767,7 +767,11 @@ class Store:
             # Another kernel may have synced meanwhile: the mark only moves forward.
             stored_mark = _parse_mark(conn.execute(
                 "SELECT high_water_mark FROM sync_marks WHERE filter_key = ?", (key,)).fetchone())
-            high = max((t for t in (stored_mark, tally.high) if t is not None), default=None)
+            # The service's clock when the listing began (its Date header) bounds what it can still change:
+            # anything changed later is stamped later. List items carry no updated_at, so without it the mark
+            # would lag behind the newest session created, and quiet organisations would re-list more.
+            served = getattr(listing, "server_time", None)
+            high = max((t for t in (stored_mark, tally.high, served) if t is not None), default=None)
             conn.execute(_UPSERT_MARK, (key, high.isoformat() if high else None, listing_s, time.time()))
             total = conn.execute("SELECT COUNT(*) FROM sync_members WHERE filter_key = ?", (key,)).fetchone()[0]
         return SyncResult(

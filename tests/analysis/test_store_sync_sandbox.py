@@ -158,3 +158,19 @@ def test_results_arriving_in_the_background_come_back_on_a_later_sync(dialect):
         box.advance(3)
         late = store.sync(client)
         assert late.changed_ids == (sid,) and store.get_analysis(sid) is not None
+
+
+def test_the_mark_is_the_services_clock_when_the_listing_began(sandbox_client):
+    """List items carry no updated_at: the mark comes from the service's Date header, so it moves with the
+    service's clock even when no session is created (a quiet organisation does not re-list more and more)."""
+    profile, client, box = sandbox_client
+    with Store() as store:
+        first = store.sync(client)
+        server_now = box.state.clock.now().replace(microsecond=0)
+        assert first.high_water_mark == server_now  # not the newest created_at/completed_at listed
+        newest_stamp = max(t for s in store.sessions() for t in (s.created_at, s.completed_at) if t is not None)
+        assert first.high_water_mark >= newest_stamp
+        # A change after the listing is stamped later than the mark, so the next sync finds it.
+        sid = _unanalysed_completed(store, 1)[0]
+        client.sessions.analyze(sid)
+        assert sid in store.sync(client).changed_ids
