@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import statistics
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 

@@ -44,7 +44,7 @@ from .errors import (
     WaitTimeoutError,
 )
 from .client import has_new_results
-from .models import Analysis, Session
+from .models import Session
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import AsyncClient, Client

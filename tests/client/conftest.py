@@ -47,3 +47,27 @@ async def make_client(kind: str, api: FakeAPI, slept: list[float]):
 
     yield build
     await close_all(made)
+
+
+@pytest.fixture(params=["sync", "async"])
+async def sandbox_client(request: pytest.FixtureRequest):
+    """A factory of sandbox clients (sync or async) whose sleeps move the sandbox's background clock instead of
+    waiting (moto-style: background analyses finish once the client has "waited" long enough); closed after."""
+    made: list[Any] = []
+
+    def build(**options: Any) -> Any:
+        def sleep(seconds: float) -> None:
+            client.sandbox_instance.advance(seconds)
+
+        async def async_sleep(seconds: float) -> None:
+            client.sandbox_instance.advance(seconds)
+
+        if request.param == "sync":
+            client = Client.sandbox(sleep=sleep, **options)
+        else:
+            client = AsyncClient.sandbox(sleep=async_sleep, **options)
+        made.append(client)
+        return client
+
+    yield build
+    await close_all(made)

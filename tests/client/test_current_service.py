@@ -8,10 +8,10 @@ import json
 
 import httpx
 import pytest
-from client_helpers import TOKEN, call, close_all
+from client_helpers import TOKEN, call
 
 import ttai_notebook as tt
-from ttai_notebook.client import AsyncClient, Client
+from ttai_notebook.client import Client
 from ttai_notebook.errors import (
     BadRequestError,
     NotSupportedError,
@@ -23,29 +23,6 @@ from ttai_notebook.errors import (
 PROFILES = ["current", "brief"]
 DIALECTS = ["documented", "spec"]
 POST_PROCESS = "POST /v2/sessions/{id}/post-process"
-
-
-@pytest.fixture(params=["sync", "async"])
-async def sandbox_client(request):
-    """Sandbox clients (sync or async) whose sleeps move the sandbox's background clock instead of waiting."""
-    made = []
-
-    def build(**options):
-        def sleep(seconds):
-            client.sandbox_instance.advance(seconds)
-
-        async def async_sleep(seconds):
-            client.sandbox_instance.advance(seconds)
-
-        if request.param == "sync":
-            client = Client.sandbox(sleep=sleep, **options)
-        else:
-            client = AsyncClient.sandbox(sleep=async_sleep, **options)
-        made.append(client)
-        return client
-
-    yield build
-    await close_all(made)
 
 
 async def listed(client, **filters):

@@ -5,36 +5,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from client_helpers import TOKEN, call, close_all
+from client_helpers import TOKEN, call
 
 import ttai_notebook.client as client_module
-from ttai_notebook.client import AsyncClient, Client, connect
+from ttai_notebook.client import Client, connect
 from ttai_notebook.errors import AuthenticationError, NotSupportedError, OutcomeUnknownError
 from ttai_notebook.sandbox import SANDBOX_ORIGIN, Sandbox, is_sandbox_url
-
-
-@pytest.fixture(params=["sync", "async"])
-async def sandbox_client(request):
-    """A factory of sandbox clients (sync or async) whose sleeps move the sandbox's clock instead of waiting
-    (moto-style: background analyses finish after the client has "waited" long enough); closed afterwards."""
-    made = []
-
-    def build(**options):
-        def sleep(seconds):
-            client.sandbox_instance.advance(seconds)
-
-        async def async_sleep(seconds):
-            client.sandbox_instance.advance(seconds)
-
-        if request.param == "sync":
-            client = Client.sandbox(sleep=sleep, **options)
-        else:
-            client = AsyncClient.sandbox(sleep=async_sleep, **options)
-        made.append(client)
-        return client
-
-    yield build
-    await close_all(made)
 
 
 async def test_sandbox_client_is_wired(sandbox_client):

@@ -342,18 +342,23 @@ class SandboxState:
             start = (page - 1) * limit
             return matched[start:start + limit], len(matched)
 
+    def _user(self, user_email: str | None, now: datetime) -> tuple[str | None, str]:
+        """(e-mail as given, trimmed; the user id it belongs to): the owner when there is none, else one id per
+        address (case-insensitive), made on first sight."""
+        email = user_email.strip() if user_email and user_email.strip() else None
+        if email is None:
+            return None, self.owner_id
+        user_id = self.users.get(email.lower()) or self._new_id(now, {})
+        self.users[email.lower()] = user_id
+        return email, user_id
+
     def create_session(self, scenario_id: str, *, user_email: str | None = None, user_name: str | None = None,
                        metadata: Mapping[str, Any] | None = None) -> SessionRecord:
         """Start a session of a scenario (404 if the scenario is unknown). Status ``in_progress``."""
         with self.lock:
             scenario = self.get_scenario(scenario_id)
             now = self.clock.tick()
-            email = user_email.strip() if user_email and user_email.strip() else None
-            if email is None:
-                user_id = self.owner_id
-            else:
-                user_id = self.users.get(email.lower()) or self._new_id(now, {})
-                self.users[email.lower()] = user_id
+            email, user_id = self._user(user_email, now)
             flat = {k: v for k, v in (metadata or {}).items() if isinstance(v, (str, int, float, bool))}
             rec = SessionRecord(
                 id=self._new_id(now, self.sessions), scenario_id=scenario.id, scenario_name=scenario.name,
@@ -636,12 +641,7 @@ class SandboxState:
                 assert url is not None
                 text = self._simulated_transcript(scenario, url)
             now = self.clock.tick()
-            email = user_email.strip() if user_email and user_email.strip() else None
-            if email is None:
-                user_id = self.owner_id
-            else:
-                user_id = self.users.get(email.lower()) or self._new_id(now, {})
-                self.users[email.lower()] = user_id
+            email, user_id = self._user(user_email, now)
             flat = dict(user_metadata) if user_metadata else {
                 k: v for k, v in (metadata or {}).items() if isinstance(v, (str, int, float, bool))}
             rec = SessionRecord(
