@@ -10,7 +10,9 @@ import pytest
 
 from ttai_notebook.models import (
     Analysis,
+    Analytics,
     Balance,
+    Organization,
     RubricScore,
     Scenario,
     Session,
@@ -288,3 +290,93 @@ def test_spec_fields_are_understood():
 def test_documented_simulated_flag():
     assert Analysis.from_api({"overall_score": 60, "strengths": [], "improvements": [], "simulated": True}).is_simulated
     assert not Analysis.from_api({"overall_score": 60}).is_simulated
+
+
+# ---- the service as it is today (API.md §6) --------------------------------------------------------
+
+REPORT_CARD = [{"topic": "Rapport", "score": 8.0, "score_str": "8/10", "note": "warm", "weight": 50}]
+
+
+@pytest.mark.parametrize(
+    ("fields", "score", "score_text", "topics"),
+    [
+        # Today's fields.
+        ({"evaluation_results": {"final_score": 7.4, "overall_score": "7/10", "report_card": REPORT_CARD}},
+         74.0, "7/10", ("Rapport",)),
+        # Only the fields removed on 2026-09-30: evaluation_score was final_score (0–10), evaluation_note was
+        # overall_score, report_card the same entries.
+        ({"evaluation_score": 6.5, "evaluation_note": "6.5/10", "report_card": REPORT_CARD}, 65.0, "6.5/10",
+         ("Rapport",)),
+        ({"evaluation_note": "3/4"}, 75.0, "3/4", ()),
+        # Both: today's win.
+        ({"evaluation_results": {"final_score": 9.0}, "evaluation_score": 2.0, "report_card": REPORT_CARD},
+         90.0, None, ()),
+        # Removed fields that say nothing: no analysis.
+        ({"evaluation_score": None, "evaluation_note": None, "report_card": None}, None, None, None),
+    ],
+)
+def test_removed_session_fields_are_only_a_fallback(fields, score, score_text, topics):
+    session = Session.from_api({"id": "s1", "status": "completed", **fields})
+    if topics is None:
+        assert session.analysis is None
+        return
+    assert session.analysis.score == score and session.analysis.score_text == score_text
+    assert tuple(t.topic for t in session.analysis.report_card) == topics
+
+
+@pytest.mark.parametrize(
+    ("fields", "seconds"),
+    [({"duration": 90}, 90.0), ({"duration_minutes": 1.5}, 90.0), ({"duration": 30, "duration_minutes": 9}, 30.0)],
+)
+def test_duration_reads_seconds_first(fields, seconds):
+    assert Session.from_api({"id": "s1", **fields}).duration_s == seconds
+
+
+@pytest.mark.parametrize(
+    ("rubrik", "topics"),
+    [
+        ({"criteria": [{"topic": "Opening", "weight": 40, "prompt": "..."}, {"topic": "Close"}]}, ("Opening", "Close")),
+        ({"entries": [{"topic": "Old shape"}]}, ("Old shape",)),
+        ({"criteria": []}, ()),
+    ],
+)
+def test_rubric_topics_read_the_spec_criteria(rubrik, topics):
+    assert Scenario.from_api({"id": "x", "processed_rubrik": rubrik}).rubric_topics == topics
+
+
+@pytest.mark.parametrize(
+    ("role", "name", "level", "admin"),
+    [(-1, "no access", -1, False), (10, "view", 10, False), (20, "read", 20, False), (30, "admin", 30, True),
+     (99, "owner", 99, True), (42, "role 42", 42, True), ("admin", "admin", 30, True), (None, None, None, False),
+     (True, None, None, False)],
+)
+def test_organization_roles_are_readable(role, name, level, admin):
+    org = Organization.from_api({"id": "o1", "name": "Acme Sales", "slug": "acme", "role": role})
+    assert (org.role, org.role_level, org.is_admin) == (name, level, admin)
+    assert org.matches("o1") and org.matches("ACME") and org.matches(" acme sales ") and not org.matches("acm")
+
+
+def test_analytics_frames_are_tidy():
+    body = {
+        "scenarios": [{"_id": "a" * 24, "name": "Cold call", "session_count": 4, "total_duration_seconds": 600,
+                       "created_at": "2026-05-01T10:00:00", "is_public": False}],
+        "org_dashboard": {
+            "summary": {"total_sessions": 4, "completed_sessions": 3, "total_minutes": 10.0, "wallet_balance": 5.0},
+            "usage_by_member": [],
+            "time_series": [{"date": "2026-05-02", "session_count": 1, "total_minutes": 4.0},
+                            {"date": "2026-05-01", "session_count": 3, "total_minutes": 6.0}],
+        },
+        "member_usage": {"members": [{"user_id": "u1", "name": "Ana", "email": "ana@example.com",
+                                      "session_count": 4, "total_minutes": 10.0, "wallet_balance": 5.0}]},
+    }
+    analytics = Analytics.from_api(body)
+    assert analytics.org_wide and analytics.summary["completed_sessions"] == 3
+    scenarios = analytics.scenarios_frame()
+    assert list(scenarios.columns[:4]) == ["scenario_id", "name", "session_count", "total_minutes"]
+    assert scenarios.loc[0, "total_minutes"] == 10.0 and str(scenarios["created_at"].dt.tz) == "UTC"
+    series = analytics.time_series_frame()
+    assert list(series["session_count"]) == [3, 1] and series["date"].is_monotonic_increasing
+    assert analytics.members_frame().loc[0, "email"] == "ana@example.com"
+    personal = Analytics.from_api({"scenarios": []})
+    assert not personal.org_wide and personal.scenarios_frame().empty and personal.time_series_frame().empty
+    assert repr(personal) == "Analytics(personal, scenarios=0, days=0, members=0)"
