@@ -208,9 +208,8 @@ def test_faults_on_the_served_sandbox_lose_nothing_and_charge_once(box, served):
     assert result.stats["client"]["retries"] > 0
 
 
+@pytest.mark.parametrize("box", ["brief"], indirect=True)  # AIMD against the cap: the v1 path, one request each
 def test_concurrency_cap_is_respected_and_recovered_from(box, served):
-    if box.profile != "brief":
-        pytest.skip("AIMD against the cap is measured on the v1 path (one request per session)")
     ids = completed_ids(box)[:48]
     box.set_faults(latency=0.02, concurrency_cap=4, retry_after=0.05)
     box.counters.reset()
