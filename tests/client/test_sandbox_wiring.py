@@ -13,6 +13,17 @@ from ttai_notebook.errors import AuthenticationError, NotSupportedError, Outcome
 from ttai_notebook.sandbox import SANDBOX_ORIGIN, Sandbox, is_sandbox_url
 
 
+@pytest.fixture(params=["current", "brief"])
+def sandbox_client(sandbox_client, request):
+    """The conftest factory, on each sandbox profile (the service today, and as the brief describes it)."""
+
+    def build(**options):
+        options.setdefault("profile", request.param)
+        return sandbox_client(**options)
+
+    return build
+
+
 async def test_sandbox_client_is_wired(sandbox_client):
     client = sandbox_client(seed=3, max_retries=1, timeout=5)
     assert client.is_sandbox
