@@ -11,6 +11,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
@@ -145,9 +146,11 @@ DEFAULT_EXTENSION_BASE = "https://app.toughtongueai.com/xapi/extensions/"
 #: xAPI 1.0.3 §2.4.10: a Learning Record Provider that sets ``version`` MUST set "1.0.0" (the patch level
 #: travels in the X-Experience-API-Version header), so that is the default.
 XAPI_STATEMENT_VERSION = "1.0.0"
-# Statement ids are uuid5 in this namespace: the same session and verb always give the same id, so
-# re-sending an export to an LRS is idempotent (it refuses a second statement with the same id).
+# Statement ids and registrations are uuid5 in this namespace (see `_statement_id` for what an id covers).
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://app.toughtongueai.com/xapi/statements")
+# Not part of what a statement id identifies: the id itself, and `version`, which an LRS ignores when it compares
+# two statements with one id (xAPI 1.0.3 Part Two §2.3.1: "version" is assigned, not content).
+_NOT_IDENTIFYING = frozenset({"id", "version"})
 _VERB_NAMES = {VERB_COMPLETED: "completed", VERB_PASSED: "passed", VERB_FAILED: "failed"}
 
 
@@ -177,14 +180,97 @@ def _timestamp(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _mbox(email: str | None) -> str | None:
-    if not email or not isinstance(email, str):
-        return None
-    email = email.strip()
-    local, at, domain = email.rpartition("@")
-    if not at or not local or not domain or " " in email:
-        return None
-    return f"mailto:{local}@{domain.lower()}"  # the domain is case-insensitive: send it lower-case
+# One e-mail address as a mailto IRI can carry it without escapes (RFC 6068 §2, RFC 3987): the local part is
+# ASCII letters, digits and ``.!$'*+-_~`` or any non-ASCII letter (an IRI's ucschar); characters the mailto IRI
+# reserves (``? # % & = /``, brackets, quotes, separators) are refused rather than percent-encoded, because an
+# encoded address would no longer match the one the learning platform holds for the same person.
+_LOCAL = re.compile(r"^[A-Za-z0-9.!$'*+\-_~\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef]+$")
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9\-\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef]{1,63}(?<!-)$")
+# "Display Name <address>" (the name may be quoted): the one unambiguous wrapper around an address.
+_NAME_ADDR = re.compile(r'^(?P<name>"[^"]*"|[^<>"]*)<(?P<addr>[^<>]*)>$')
+_LEARNER_RULE = (
+    "one address like 'ana@example.com' (surrounding spaces, a 'mailto:' prefix, angle brackets and a display "
+    "name as in 'Ana Lima <ana@example.com>' are removed; the domain is lower-cased)"
+)
+
+
+def _learner_mbox(email: Any) -> tuple[str | None, str | None]:
+    """A learner's e-mail as an xAPI ``mbox`` IRI, or why it cannot be one: ``(mbox, None)`` or ``(None, reason)``.
+
+    Normalises only what is unambiguous (see ``_LEARNER_RULE``); anything that could name two people, or
+    no one, or break the IRI is refused with a reason.
+    """
+    if email is None or (isinstance(email, float) and math.isnan(email)):
+        return None, "no learner e-mail"
+    if not isinstance(email, str):
+        return None, f"the learner e-mail is a {type(email).__name__}, not text"
+    text = email.strip()
+    if not text:
+        return None, "no learner e-mail"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        return None, "the learner e-mail contains control characters (a line break, NUL, ...)"
+    wrapped = _NAME_ADDR.match(text)
+    if wrapped:
+        name, text = wrapped["name"].strip().strip('"'), wrapped["addr"].strip()
+        if "@" in name and name.lower() != text.lower():
+            return None, "the display name is another address (which one is the learner?)"
+    if text[:7].lower() == "mailto:":
+        text = text[7:].strip()
+    if any(sep in text for sep in ",;"):
+        return None, "several addresses in one field: an xAPI actor is one person with one address"
+    if any(ch in text for ch in "<>"):
+        return None, "unbalanced angle brackets"
+    if text.count("@") != 1:
+        return None, "an address has exactly one '@'" if "@" in text else "not an e-mail address (no '@')"
+    local, domain = text.split("@")
+    if any(ch.isspace() for ch in text):
+        return None, "spaces inside the address"
+    if not local or not domain:
+        return None, "an address needs text on both sides of the '@'"
+    if not _LOCAL.match(local) or local.startswith(".") or local.endswith(".") or ".." in local:
+        return None, "characters a mailto IRI cannot carry in the name before the '@'"
+    if not all(_LABEL.match(label) for label in domain.split(".")):
+        return None, "not a domain name after the '@'"
+    return f"mailto:{local}@{domain.lower()}", None  # the domain is case-insensitive: send it lower-case
+
+
+def _canonical(value: Any) -> Any:
+    """JSON values as an LRS compares them: numbers by value (``80`` and ``80.0`` are one number)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _statement_id(content: Mapping[str, Any]) -> str:
+    """The statement id: uuid5 of the canonical JSON of everything the statement says, except ``version``.
+
+    An id names one content. Two exports of the same facts give the same id (re-sending is idempotent: the
+    LRS already has it); any difference in what the statement says — a report card the analyse answer lacked,
+    a re-analysed score, another actor name or scenario description — gives another id, never a second body
+    for one id (an LRS answers 409 Conflict to that). ``version`` is left out because an LRS ignores it when it
+    compares statements.
+    """
+    identifying = {k: v for k, v in content.items() if k not in _NOT_IDENTIFYING}
+    canonical = json.dumps(_canonical(identifying), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return str(uuid.uuid5(_NAMESPACE, "statement:" + canonical))
+
+
+def _skipped_message(skipped: Sequence[tuple[str, Any, str]], shown: int = 10) -> str:
+    """The warning for sessions left out for their learner e-mail: which session, what was wrong, what is allowed."""
+    lines = [
+        f"  session {sid}: user_email {str(email)[:80]!r}{'...' if len(str(email)) > 80 else ''}: {reason}"
+        for sid, email, reason in skipped[:shown]
+    ]
+    if len(skipped) > shown:
+        lines.append(f"  ... and {len(skipped) - shown} more")
+    return (
+        f"to_xapi skipped {len(skipped)} analysed session(s) without a usable learner email (an xAPI actor is "
+        f"identified by one 'mailto:' IRI):\n" + "\n".join(lines) + f"\nAllowed: {_LEARNER_RULE}."
+    )
 
 
 def _absolute_iri(value: str, name: str) -> str:
@@ -321,7 +407,7 @@ def to_xapi(
     -------
     list of dict
         Two statements per analysed session with a score (one, ``completed``, when the analysis has no overall
-        score). Each has: a deterministic ``id`` (uuid5 of session id + verb); ``actor`` an Agent with
+        score). Each has: an ``id`` derived from the statement's content (see Notes); ``actor`` an Agent with
         ``mbox: mailto:<email>`` and ``name`` when known; ``verb`` the ADL IRI with ``display``; ``object`` the
         scenario Activity (``definition``: name, description, type ``.../activities/simulation``);
         ``result`` with ``completion: true`` and an ISO-8601 ``duration``, and on passed/failed the ``score``
@@ -331,7 +417,28 @@ def to_xapi(
         UTC, milliseconds) and ``version``.
 
         Sessions that are running, terminated, failed or cancelled are not exported (they were not completed);
-        nor are unanalysed ones. Sessions without a usable learner email are skipped with a `UserWarning`.
+        nor are unanalysed ones. Sessions without a usable learner email are skipped (see Notes).
+
+    Notes
+    -----
+    **Statement ids name content.** The id is a uuid5 of the canonical JSON of the whole statement except
+    ``version`` (numbers by value, keys sorted), so one id never carries two bodies: exporting the same facts
+    again gives the same ids (re-sending to an LRS is idempotent), while anything that changed — for example
+    the report card that a later fetch adds to what the analyse answer held, or a forced re-analysis — gives new
+    ids instead of a second body for an old id, which an LRS refuses with 409 Conflict. Ids are not "one per
+    session and verb": the LRS keeps the earlier statement too; both share the session's ``registration`` and
+    ``session-id`` extension, so a reader can take the latest per registration (or void the older one). For
+    the fullest statements, export sessions fetched after analysis (``client.sessions.get_many(ids)``) rather
+    than the analyse answers a store holds. The same session given twice yields its statements once.
+
+    **Learner e-mails.** The actor's ``mbox`` is one ``mailto:`` IRI. What is unambiguous is normalised:
+    surrounding spaces, a ``mailto:`` prefix, angle brackets and a display name (``Ana Lima <ana@example.com>``)
+    are removed and the domain is lower-cased (the local part keeps its case). Anything else — several addresses
+    (``a@x.com,b@y.com``), unbalanced brackets, a display name that is another address, spaces, control
+    characters, characters a mailto IRI reserves (``? # % & = /``), no ``@`` — is never emitted: the session is
+    skipped and one `UserWarning` lists each skipped session id with its reason and what is allowed. Skipping
+    rather than raising keeps one bad row from blocking the export of a whole organisation; turn the warning
+    into an error with ``warnings.simplefilter("error", UserWarning)`` to refuse instead.
 
     Examples
     --------
@@ -359,13 +466,14 @@ def to_xapi(
         catalog = {s.id: s for s in values if isinstance(s, Scenario)}
 
     statements: list[dict[str, Any]] = []
-    skipped = 0
+    skipped: list[tuple[str, Any, str]] = []
+    seen: set[str] = set()
     for r in records:
         if not r["analyzed"] or r["status"] in _frames.INCOMPLETE_STATUSES:
             continue
-        mbox = _mbox(r["user_email"])
+        mbox, reason = _learner_mbox(r["user_email"])
         if mbox is None:
-            skipped += 1
+            skipped.append((str(r["session_id"]), r["user_email"], str(reason)))
             continue
         sid = r["session_id"]
         scenario_id = str(r["scenario_id"]) if r["scenario_id"] is not None else "unknown"
@@ -404,7 +512,6 @@ def to_xapi(
 
         def statement(verb: str, result: dict[str, Any]) -> dict[str, Any]:
             body: dict[str, Any] = {
-                "id": str(uuid.uuid5(_NAMESPACE, f"{sid}:{_VERB_NAMES[verb]}")),
                 "actor": actor,
                 "verb": {"id": verb, "display": {language: _VERB_NAMES[verb]}},
                 "object": activity,
@@ -415,9 +522,17 @@ def to_xapi(
                 body["timestamp"] = _timestamp(pd.Timestamp(when).to_pydatetime())
             if version is not None:
                 body["version"] = str(version)
-            return _clean(json.loads(json.dumps(body, default=_json_value)))
+            content = _clean(json.loads(json.dumps(body, default=_json_value)))
+            return {"id": _statement_id(content), **content}
 
-        statements.append(statement(VERB_COMPLETED, dict(completion)))
+        def add(one: dict[str, Any]) -> None:
+            # The same session given twice gives the same statement twice: an LRS refuses a batch that
+            # repeats an id, so send it once (equal ids mean equal content, see `_statement_id`).
+            if one["id"] not in seen:
+                seen.add(one["id"])
+                statements.append(one)
+
+        add(statement(VERB_COMPLETED, dict(completion)))
         score = r["score"]
         if score is not None and math.isfinite(score) and 0 <= score <= 100:
             verb = VERB_PASSED if score >= mastery else VERB_FAILED
@@ -429,14 +544,9 @@ def to_xapi(
             card = [{k: v for k, v in entry.items() if v is not None} for entry in r["report_card"]]
             if card:
                 result["extensions"] = {ext + "report-card": card}
-            statements.append(statement(verb, result))
+            add(statement(verb, result))
     if skipped:
-        warnings.warn(
-            f"to_xapi skipped {skipped} analysed session(s) without a usable learner email: an xAPI actor needs "
-            "an identifier (mbox 'mailto:...').",
-            UserWarning,
-            stacklevel=2,
-        )
+        warnings.warn(_skipped_message(skipped), UserWarning, stacklevel=2)
     return statements
 
 
