@@ -52,6 +52,10 @@ examples:
   ttai-notebook lab --port 9999 --no-browser
                                             options it does not know go to `jupyter lab` unchanged
   ttai-notebook lab --notebooks ~/my-notebooks
+                                            copy the notebooks there (only missing or untouched ones) and open it
+  ttai-notebook lab --refresh 04_score_analysis
+                                            a fresh copy of notebook 04; yours is renamed 04_score_analysis.mine.ipynb
+  ttai-notebook lab --dry-run               say what it would copy and the jupyter command it would run
 """
 
 EPILOG_SANDBOX = """\
@@ -118,8 +122,8 @@ class CLIError(Exception):
 def find_notebooks_dir(start: Path | None = None) -> Path | None:
     """Locate the folder holding the project's notebooks.
 
-    Looks next to the package in a source checkout (``<checkout>/notebooks``), then inside the installed
-    package (``ttai_notebook/_notebooks``, if a wheel ships them).
+    Looks next to the package in a source checkout (``<checkout>/notebooks`` beside ``pyproject.toml``), then
+    inside the installed package (``ttai_notebook/_notebooks``, which the wheel ships).
 
     Returns
     -------
@@ -127,10 +131,12 @@ def find_notebooks_dir(start: Path | None = None) -> Path | None:
         The folder, or None when neither exists.
     """
     package_dir = start or Path(__file__).resolve().parent
-    for candidate in (package_dir.parent / "notebooks", package_dir / "_notebooks"):
-        if candidate.is_dir():
-            return candidate
-    return None
+    checkout = package_dir.parent / "notebooks"
+    # pyproject.toml tells a checkout from a site-packages that merely has some other distribution's notebooks/.
+    if checkout.is_dir() and (package_dir.parent / "pyproject.toml").is_file():
+        return checkout
+    bundled = package_dir / "_notebooks"
+    return bundled if bundled.is_dir() else None
 
 
 def _iso_date(text: str) -> str:
@@ -232,26 +238,51 @@ def _using(env: Mapping[str, str]) -> str:
 
 
 def _cmd_lab(args: argparse.Namespace, extra: list[str]) -> int:
-    notebooks = Path(args.notebooks).expanduser() if args.notebooks else find_notebooks_dir()
-    if notebooks is None or not notebooks.is_dir():
+    from . import __version__
+    from ._workfolder import describe, refresh_names, sync, working_folder
+
+    source = find_notebooks_dir()
+    bundled = source is not None and source.name == "_notebooks"  # inside the installed package
+    folder = working_folder(args.notebooks, source, bundled=bundled, cwd=Path.cwd())
+    if folder is None:
         raise CLIError(
             "cannot find the notebooks folder next to the package (a source checkout has notebooks/ beside "
             "ttai_notebook/); pass --notebooks DIR"
         )
     if importlib.util.find_spec("jupyterlab") is None:
         raise CLIError("JupyterLab is not installed; install it with: pip install 'ttai-notebook[lab]'")
+    copies = source if source is not None and folder.resolve() != source.resolve() else None
+    if args.refresh and copies is None:
+        raise CLIError(
+            f"--refresh replaces notebooks in a working folder copied from the package; {folder} is the "
+            "project's own notebooks folder (restore a file there with git instead)"
+        )
+    if copies is not None:
+        try:
+            refresh = refresh_names(args.refresh or [], [p.name for p in copies.glob("*.ipynb")])
+            result = sync(copies, folder, refresh=refresh, version=__version__, dry_run=args.dry_run)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+        except OSError as exc:
+            raise CLIError(f"cannot prepare the notebooks folder {folder}: {exc.strerror or exc}") from None
+        for line in describe(result):
+            print(line, file=sys.stderr)
+    elif not folder.is_dir():
+        raise CLIError(f"no such folder: {folder}; pass --notebooks DIR with an existing folder")
+
     env = dict(os.environ)
     if args.sandbox:
         env.pop(ENV_TOKEN, None)
-    start = notebooks / "01_quickstart.ipynb"
-    cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={notebooks}"]
-    if start.is_file():  # land on the first notebook; a later --LabApp.default_url in `extra` still wins
+    start = folder / "01_quickstart.ipynb"
+    cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={folder}"]
+    if start.is_file() or (copies is not None and (copies / start.name).is_file()):  # (a dry run copies nothing)
+        # Land on the first notebook; a later --LabApp.default_url in `extra` still wins.
         cmd.append(f"--LabApp.default_url=/lab/tree/{start.name}")
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
         # Containers and CI often run as root, where Jupyter refuses to start without this flag.
         cmd.append("--allow-root")
     cmd += extra
-    print(f"Notebooks in {notebooks}; they will use {_using(env)}.", file=sys.stderr)
+    print(f"Notebooks in {folder}; they will use {_using(env)}.", file=sys.stderr)
     if args.dry_run:
         print(" ".join(cmd))
         return 0
@@ -633,14 +664,20 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser(
         "lab",
         help="open JupyterLab on the notebooks",
-        description="Open JupyterLab on the project's notebooks. They use the offline sandbox unless "
-        "TTAI_TOKEN is set. Options not listed here are passed to `jupyter lab`.",
+        description="Open JupyterLab on the project's notebooks. Installed from a wheel, the bundled notebooks are "
+        "first copied to a working folder of yours (./ttai-notebooks by default); a notebook you changed is never "
+        "overwritten. They use the offline sandbox unless TTAI_TOKEN is set. Options not listed here are passed to "
+        "`jupyter lab`.",
         epilog=EPILOG_LAB,
         formatter_class=formatter,
     )
-    lab.add_argument("--notebooks", metavar="DIR", help="folder to open (default: notebooks/ of the checkout)")
+    lab.add_argument("--notebooks", metavar="DIR", help="your working folder: the notebooks are copied there "
+                     "(default: ./ttai-notebooks; in a source checkout, its notebooks/ folder itself)")
+    lab.add_argument("--refresh", action="append", metavar="NAME", help="replace your copy of notebook NAME "
+                     "(e.g. 01_quickstart, or all) with the bundled one; yours is renamed NAME.mine.ipynb")
     lab.add_argument("--sandbox", action="store_true", help="hide TTAI_TOKEN from the notebooks: offline sandbox")
-    lab.add_argument("--dry-run", action="store_true", help="print the jupyter command instead of running it")
+    lab.add_argument("--dry-run", action="store_true", help="say what would be copied and print the jupyter "
+                     "command, without doing either")
     lab.set_defaults(handler=_cmd_lab, passthrough=True)
 
     sandbox = sub.add_parser(

@@ -118,9 +118,138 @@ def test_lab_says_when_the_real_service_is_used(
     assert "offline sandbox" in capsys.readouterr().err
 
 
-def test_lab_with_a_missing_folder_fails_clearly(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert main(["lab", "--dry-run", "--notebooks", str(tmp_path / "nope")]) == 1
+def test_lab_with_no_notebooks_anywhere_fails_clearly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(cli, "find_notebooks_dir", lambda: None)  # neither a checkout nor a bundled copy
+    assert main(["lab", "--dry-run"]) == 1
     assert "pass --notebooks DIR" in capsys.readouterr().err
+    assert main(["lab", "--dry-run", "--notebooks", str(tmp_path / "nope")]) == 1
+    assert f"no such folder: {tmp_path / 'nope'}" in capsys.readouterr().err
+
+
+def test_notebooks_folder_in_site_packages_is_not_mistaken_for_a_checkout(tmp_path: Path) -> None:
+    # Another distribution may install a top-level notebooks/ into site-packages: without pyproject.toml beside
+    # it, that is not our checkout, and the bundled copy is used.
+    package = tmp_path / "site-packages" / "ttai_notebook"
+    (package / "_notebooks").mkdir(parents=True)
+    (tmp_path / "site-packages" / "notebooks").mkdir()
+    assert find_notebooks_dir(package) == package / "_notebooks"
+    (tmp_path / "site-packages" / "pyproject.toml").write_text("")
+    assert find_notebooks_dir(package) == tmp_path / "site-packages" / "notebooks"
+
+
+def nb_bytes(text: str) -> bytes:
+    return json.dumps(notebook(md(text))).encode()
+
+
+@pytest.fixture
+def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An installed package's bundled notebooks (site-packages/ttai_notebook/_notebooks); cwd is an empty home."""
+    bundled = tmp_path / "site-packages" / "ttai_notebook" / "_notebooks"
+    bundled.mkdir(parents=True)
+    (bundled / "01_quickstart.ipynb").write_bytes(nb_bytes("# Quickstart v1"))
+    (bundled / "04_score_analysis.ipynb").write_bytes(nb_bytes("# Analysis v1"))
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.chdir(home)
+    monkeypatch.setattr(cli, "find_notebooks_dir", lambda: bundled)
+    monkeypatch.delenv("TTAI_TOKEN", raising=False)
+    return bundled
+
+
+@pytest.fixture
+def jupyter_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 0)
+    return calls
+
+
+def test_lab_from_an_installed_package_copies_the_notebooks_to_a_working_folder(
+    installed: Path, jupyter_calls: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    work = Path.cwd() / "ttai-notebooks"
+    assert main(["lab", "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    assert f"--ServerApp.root_dir={work}" in out.split()
+    assert "--LabApp.default_url=/lab/tree/01_quickstart.ipynb" in out.split()
+    assert f"Would copy 2 notebooks to {work}: 01_quickstart.ipynb, 04_score_analysis.ipynb" in err
+    assert not work.exists()  # a dry run writes nothing
+
+    assert main(["lab"]) == 0
+    err = capsys.readouterr().err
+    assert f"Copied 2 notebooks to {work}" in err and "This is your working folder" in err
+    assert jupyter_calls[0][4] == f"--ServerApp.root_dir={work}"  # Lab opens the copy, never site-packages
+    for name in ("01_quickstart.ipynb", "04_score_analysis.ipynb"):
+        assert (work / name).read_bytes() == (installed / name).read_bytes()
+
+    assert main(["lab"]) == 0  # again: nothing to do, and it says so
+    assert f"Your notebooks in {work} are up to date." in capsys.readouterr().err
+
+
+def test_lab_never_overwrites_a_changed_notebook_and_refresh_keeps_it_aside(
+    installed: Path, jupyter_calls: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    work = Path.cwd() / "ttai-notebooks"
+    assert main(["lab"]) == 0
+    mine = nb_bytes("# Quickstart with my notes")
+    (work / "01_quickstart.ipynb").write_bytes(mine)
+    # An upgrade ships new versions of both notebooks.
+    (installed / "01_quickstart.ipynb").write_bytes(nb_bytes("# Quickstart v2"))
+    (installed / "04_score_analysis.ipynb").write_bytes(nb_bytes("# Analysis v2"))
+    capsys.readouterr()
+
+    assert main(["lab"]) == 0
+    err = capsys.readouterr().err
+    assert "Updated 1 notebook you had not changed to this version: 04_score_analysis.ipynb" in err
+    assert "Kept 1 notebook you changed (the bundled version differs): 01_quickstart.ipynb" in err
+    assert "For a fresh copy: ttai-notebook lab --refresh 01_quickstart" in err
+    assert (work / "01_quickstart.ipynb").read_bytes() == mine
+    assert (work / "04_score_analysis.ipynb").read_bytes() == nb_bytes("# Analysis v2")
+
+    assert main(["lab", "--refresh", "01_quickstart"]) == 0
+    err = capsys.readouterr().err
+    assert "Replaced 01_quickstart.ipynb with a fresh copy; yours is kept as 01_quickstart.mine.ipynb" in err
+    assert (work / "01_quickstart.ipynb").read_bytes() == nb_bytes("# Quickstart v2")
+    assert (work / "01_quickstart.mine.ipynb").read_bytes() == mine
+
+
+def test_lab_notebooks_dir_and_rerun_from_inside_the_working_folder(
+    installed: Path, jupyter_calls: list[list[str]], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target = Path.cwd() / "elsewhere" / "mine"
+    assert main(["lab", "--notebooks", "elsewhere/mine"]) == 0
+    assert sorted(p.name for p in target.glob("*.ipynb")) == ["01_quickstart.ipynb", "04_score_analysis.ipynb"]
+    assert jupyter_calls[-1][4] == f"--ServerApp.root_dir={target}"
+    monkeypatch.chdir(target)  # `cd mine && ttai-notebook lab` reuses it, no mine/ttai-notebooks
+    assert main(["lab"]) == 0
+    assert jupyter_calls[-1][4] == f"--ServerApp.root_dir={target}"
+    assert not (target / "ttai-notebooks").exists()
+    assert "up to date" in capsys.readouterr().err
+
+
+def test_lab_refresh_refusals(
+    installed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["lab", "--dry-run", "--refresh", "07_nope"]) == 1
+    assert "--refresh 07_nope: no such bundled notebook; choose from 01_quickstart, 04_score_analysis, or all" in (
+        capsys.readouterr().err)
+    monkeypatch.setattr(cli, "find_notebooks_dir", lambda: REPO / "notebooks")  # a checkout: no copies to refresh
+    assert main(["lab", "--dry-run", "--refresh", "01_quickstart"]) == 1
+    assert "restore a file there with git" in capsys.readouterr().err
+
+
+def test_version_is_the_one_version_source(capsys: pytest.CaptureFixture[str]) -> None:
+    import ttai_notebook
+    from ttai_notebook._version import __version__
+
+    assert ttai_notebook.__version__ == __version__
+    assert re.fullmatch(r"\d+\.\d+\.\d+([ab]|rc)?\d*", __version__)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ttai-notebook {__version__}"
 
 
 def test_lab_really_starts_jupyter(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
