@@ -101,7 +101,7 @@ class MethodNotAllowed(Exception):
 
 
 # ---- helpers ----
-def _body(ctx: Ctx, model: Mapping[str, v.Field], *, required: bool = True) -> dict[str, Any]:
+def _body(ctx: Ctx, model: Mapping[str, v.Field] | str, *, required: bool = True) -> dict[str, Any]:
     data, errors = v.parse_json_body(ctx.body)
     if errors:
         raise ValidationFailed(errors)
