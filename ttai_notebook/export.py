@@ -187,7 +187,7 @@ def _timestamp(value: dt.datetime) -> str:
 _LOCAL = re.compile(r"^[A-Za-z0-9.!$'*+\-_~\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef]+$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9\-\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef]{1,63}(?<!-)$")
 # "Display Name <address>" (the name may be quoted): the one unambiguous wrapper around an address.
-_NAME_ADDR = re.compile(r'^(?P<name>"[^"]*"|[^<>"]*)<(?P<addr>[^<>]*)>$')
+_NAME_ADDR = re.compile(r'^(?P<name>"[^"]*"\s*|[^<>"]*)<(?P<addr>[^<>]*)>$')
 _LEARNER_RULE = (
     "one address like 'ana@example.com' (surrounding spaces, a 'mailto:' prefix, angle brackets and a display "
     "name as in 'Ana Lima <ana@example.com>' are removed; the domain is lower-cased)"
@@ -259,11 +259,15 @@ def _statement_id(content: Mapping[str, Any]) -> str:
     return str(uuid.uuid5(_NAMESPACE, "statement:" + canonical))
 
 
+def _shorten(value: Any, limit: int = 80) -> str:
+    text = repr(value[:limit] if isinstance(value, str) else value)
+    return text + "..." if isinstance(value, str) and len(value) > limit else text
+
+
 def _skipped_message(skipped: Sequence[tuple[str, Any, str]], shown: int = 10) -> str:
     """The warning for sessions left out for their learner e-mail: which session, what was wrong, what is allowed."""
     lines = [
-        f"  session {sid}: user_email {str(email)[:80]!r}{'...' if len(str(email)) > 80 else ''}: {reason}"
-        for sid, email, reason in skipped[:shown]
+        f"  session {sid}: user_email {_shorten(email)}: {reason}" for sid, email, reason in skipped[:shown]
     ]
     if len(skipped) > shown:
         lines.append(f"  ... and {len(skipped) - shown} more")

@@ -136,7 +136,7 @@ def test_xapi_statements_field_by_field(sessions):
             for s in statements] == [("s1", "completed"), ("s1", "passed"), ("s2", "completed"), ("s2", "failed")]
     for s in statements:
         no_nulls_or_empty_objects(s)
-        # id: a UUID in standard form (RFC 4122 variant, version 5: derived from session id + verb)
+        # id: a UUID in standard form (RFC 4122 variant, version 5: derived from the content, test_export_ids.py)
         parsed = uuid.UUID(s["id"])
         assert str(parsed) == s["id"] and parsed.variant == uuid.RFC_4122 and parsed.version == 5
         # actor: an Agent identified by a mailto IRI
