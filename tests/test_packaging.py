@@ -115,6 +115,7 @@ def sdist_names(path: Path) -> list[str]:
 def test_wheel_holds_exactly_the_allow_list(built: dict[str, Path]) -> None:
     names = wheel_names(built["wheel"])
     assert not_allowed(names, WHEEL_ALLOWED) == []
+    assert [n for n in names if GENERATED.fullmatch(n)] == []
     assert len(names) == len(set(names))
     shipped = {n.replace("ttai_notebook/_notebooks/", "notebooks/") for n in names}
     assert expected_from_tree() - shipped == set(), "files of the package or curated notebooks missing"
@@ -126,6 +127,7 @@ def test_wheel_holds_exactly_the_allow_list(built: dict[str, Path]) -> None:
 def test_sdist_holds_exactly_the_allow_list(built: dict[str, Path]) -> None:
     names = sdist_names(built["sdist"])
     assert not_allowed(names, SDIST_ALLOWED) == []
+    assert [n for n in names if GENERATED.fullmatch(n)] == []
     assert expected_from_tree() - set(names) == set()
     assert {"README.md", "CHANGELOG.md", "LICENSE", "pyproject.toml", "PKG-INFO"} <= set(names)
 
