@@ -188,6 +188,8 @@ _LOCAL = re.compile(r"^[A-Za-z0-9.!$'*+\-_~\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uff
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9\-\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef]{1,63}(?<!-)$")
 # "Display Name <address>" (the name may be quoted): the one unambiguous wrapper around an address.
 _NAME_ADDR = re.compile(r'^(?P<name>"[^"]*"\s*|[^<>"]*)<(?P<addr>[^<>]*)>$')
+# RFC 5646 in its common shape (language, then subtags): what an LRS accepts as a language-map key.
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 _LEARNER_RULE = (
     "one address like 'ana@example.com' (surrounding spaces, a 'mailto:' prefix, angle brackets and a display "
     "name as in 'Ana Lima <ana@example.com>' are removed; the domain is lower-cased)"
@@ -458,6 +460,8 @@ def to_xapi(
     base = _absolute_iri(activity_base, "activity_base")
     ext = _absolute_iri(extension_base, "extension_base")
     ext = ext if ext.endswith(("/", "#")) else ext + "/"
+    if not isinstance(language, str) or not _LANGUAGE_TAG.match(language):
+        raise ValueError(f"language must be an RFC 5646 tag such as 'en-US' (the language-map key), got {language!r}")
     if version is not None and not str(version).startswith("1.0."):
         raise ValueError(f"xAPI statement version must start with '1.0.', got {version!r}")
     if isinstance(sessions_or_frame, pd.DataFrame):

@@ -238,6 +238,9 @@ def test_xapi_skips_sessions_without_a_learner_identity():
         ({"extension_base": "ext"}, "extension_base must be an absolute IRI"),
         ({"version": "2.0.0"}, "must start with '1.0.'"),
         ({"platform": ""}, "platform must be a non-empty string"),
+        ({"language": "<script>"}, "language must be an RFC 5646 tag"),
+        ({"language": "en US"}, "language must be an RFC 5646 tag"),
+        ({"language": ""}, "language must be an RFC 5646 tag"),
     ],
 )
 def test_xapi_refuses_bad_arguments(sessions, kwargs, message):
