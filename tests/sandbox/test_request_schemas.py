@@ -154,7 +154,7 @@ def test_invalid_nested_values_are_refused(dialect, profile, field, value, loc, 
 
 
 def test_messages_say_what_is_allowed():
-    box, c = _client("spec")
+    _box, c = _client("spec")
     with c:
         items = c.post("/scenarios", json={**BASE, "appearance": {"start_sound": "boom"},
                                            "ai_model_config": {"provider": "Acme", "model": "gemini"},
@@ -172,7 +172,7 @@ def test_messages_say_what_is_allowed():
 @pytest.mark.parametrize(("field", "value"), VALID_SCENARIO_VALUES,
                          ids=[f"{f}-{i}" for i, (f, _v) in enumerate(VALID_SCENARIO_VALUES)])
 def test_valid_nested_values_round_trip(dialect, profile, field, value):
-    box, c = _client(dialect, profile)
+    _box, c = _client(dialect, profile)
     with c:
         r = c.post("/scenarios", json={**BASE, field: value})
         assert r.status_code == 200, r.text

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-__all__ = ["SPEC_FILE", "spec", "spec_path", "component", "validator", "coerce", "check"]
+__all__ = ["SPEC_FILE", "check", "coerce", "component", "spec", "spec_path", "validator"]
 
 #: The packaged copy of the vendor spec (identical to tests/fixtures/ttai-openapi-2026-05.json).
 SPEC_FILE = "ttai-openapi-2026-05.json"
@@ -56,7 +56,7 @@ def _component_ids() -> frozenset[int]:
 
 
 @functools.cache
-def validator(name: str) -> "Draft202012Validator":
+def validator(name: str) -> Draft202012Validator:
     """A compiled validator for ``components/schemas/<name>`` (cached: one per schema per process)."""
     try:
         from jsonschema import Draft202012Validator
@@ -234,7 +234,7 @@ def _union_tag(schema: Mapping[str, Any]) -> str:
     return _UNION_TAGS.get(kind, str(kind)) if isinstance(kind, str) else "union"
 
 
-def _translate(error: "ValidationError", sent: Any, loc_of: Any) -> list[dict[str, Any]]:
+def _translate(error: ValidationError, sent: Any, loc_of: Any) -> list[dict[str, Any]]:
     """pydantic items for one jsonschema error. ``loc_of(path)`` maps an absolute instance path to a ``loc``."""
     path = list(error.absolute_path)
     loc = loc_of(path)

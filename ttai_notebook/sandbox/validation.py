@@ -232,7 +232,8 @@ def validate_model(data: Any, model: Mapping[str, Field] | str, *,
         return {}, [_err("model_attributes_type", ["body"],
                          "Input should be a valid dictionary or object to extract fields from", data)]
     if isinstance(model, str):
-        from . import spec_schemas  # lazy: reads the spec and imports jsonschema on the first body only
+        # Lazy: the spec is read and jsonschema imported on the first such body only.
+        from . import spec_schemas
 
         return spec_schemas.check(data, model)
     values = _validate_fields(data, model, ["body"], errors)
