@@ -105,10 +105,8 @@ NOT_SERVED: tuple[str, ...] = (
 #: Sandbox defects schemathesis finds, each reproduced by an xfail(strict=True) test in test_sandbox_defects.py:
 #: name -> (failure class, operation, predicate on the case that triggers it).
 KNOWN_DEFECTS: dict[str, tuple[str, str, Callable[[Any], bool]]] = {
-    "empty-date-time-query-accepted": (
-        "AcceptedNegativeData", "GET /api/public/v2/analytics",
-        lambda case: any(case.query.get(k) == "" for k in ("start_date", "end_date")) if case.query else False,
-    ),
+    # "empty-date-time-query-accepted" (GET /v2/analytics with start_date= or end_date=): fixed; the regression
+    # test is in test_sandbox_defects.py.
 }
 
 

@@ -273,6 +273,10 @@ def import_session(ctx: Ctx) -> Result:
 
 
 def _query_datetime(name: str, text: str | None, *, upper: bool) -> datetime | None:
+    if text is not None and not text.strip():  # present but empty: FastAPI refuses it, it is not "absent"
+        raise ValidationFailed([{"type": "datetime_from_date_parsing", "loc": ["query", name],
+                                 "msg": "Input should be a valid datetime or date, input is too short",
+                                 "input": text}])
     try:
         return _parse_bound(name, text, upper=upper)
     except SandboxError:  # FastAPI validates a datetime query parameter: 422
