@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__  # the one version source (pyproject.toml reads it too)
+from ._version import __version__ as __version__  # the one version source (pyproject.toml reads it too)
 
 # name -> module that defines it (relative to this package). Resolved lazily by __getattr__ below.
 _EXPORTS: dict[str, str] = {
